@@ -1,0 +1,31 @@
+#include "core/autograd.h"
+
+#include "core/backend.h"
+
+namespace condense {
+
+Var::Var(Tensor value, bool requires_grad) : impl_(std::make_shared<VarImpl>()) {
+  impl_->value = std::move(value);
+  impl_->requires_grad = requires_grad;
+}
+
+const Tensor& Var::grad_buffer() const {
+  if (!impl_->grad.defined())
+    impl_->grad = Tensor::zeros(value().shape(), value().dtype(), value().device());
+  return impl_->grad;
+}
+
+void Tape::record(std::function<void()> backward_step) {
+  if (enabled_) steps_.push_back(std::move(backward_step));
+}
+
+void Tape::backward(const Var& loss, float seed) {
+  if (loss.value().numel() != 1)
+    fail("backward: the loss must have one element, got shape ", shape_str(loss.shape()));
+  Tensor one = Tensor::from_f32({seed}, loss.shape(), loss.value().device());
+  backend_for(one.device()).axpy(loss.grad_buffer(), 1.0f, one);
+  for (auto it = steps_.rbegin(); it != steps_.rend(); ++it) (*it)();
+  steps_.clear();
+}
+
+}  // namespace condense

@@ -1,0 +1,101 @@
+// The LLaMA decoder: RMSNorm, RoPE at explicit positions, grouped-query
+// attention with an arbitrary mask and an optional per-layer key/value prefix,
+// SwiGLU. Parameter names and shapes follow Hugging Face's LLaMA, so weights
+// move to and from other tools without a mapping table.
+//
+// What the compression methods need from it, without forking it:
+// explicit position ids (gist caching offsets, CCM skip positions), a mask
+// [B,T,M+T] (gist / CCM masks), a key/value prefix per layer (gist cache, CCM
+// memory, FoT memory; gradients flow into it unless detached), input embeddings
+// in place of token embeddings at chosen rows (AutoCompressor soft prompts), the
+// final hidden states (summary vectors), per-layer keys/values out (caches), and
+// per-parameter trainable flags.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/autograd.h"
+
+namespace condense {
+
+struct LlamaConfig {
+  int64_t vocab_size = 512;
+  int64_t dim = 64;
+  int64_t n_layers = 2;
+  int64_t n_heads = 4;
+  int64_t n_kv_heads = 4;
+  int64_t ffn_dim = 172;
+  float norm_eps = 1e-5f;
+  float rope_theta = 10000.0f;
+  bool tie_embeddings = false;
+  int64_t max_seq_len = 2048;
+
+  int64_t head_dim() const { return dim / n_heads; }
+  // Throws naming the first field that is inconsistent.
+  void validate() const;
+  bool operator==(const LlamaConfig&) const = default;
+};
+
+struct Param {
+  std::string name;  // Hugging Face name, e.g. model.layers.3.self_attn.q_proj.weight
+  Var var;
+  bool trainable = true;
+};
+
+// Keys (after RoPE, or unrotated where a method says so) and values of one layer.
+struct LayerKV {
+  Var k;  // [B,S,Hkv,Dh]
+  Var v;  // [B,S,Hkv,Dh]
+};
+
+struct ForwardArgs {
+  Tensor ids;   // [B,T] i32
+  Tensor pos;   // [B,T] i32; undefined means 0..T-1 for every row
+  Tensor mask;  // [B,T,M+T] u8 (1 = may attend); undefined means causal over prefix + tokens
+  const std::vector<LayerKV>* prefix = nullptr;  // per-layer KV prepended to the keys
+  Tensor embed_rows;  // [P] i32 rows of the flattened [B*T] input whose embeddings are replaced
+  Var embed_values;   // [P,D] the embeddings put there
+  std::vector<LayerKV>* kv_out = nullptr;  // if set, receives each layer's k/v of the T tokens
+};
+
+class Llama {
+ public:
+  // Parameters initialised from `seed`: each from its own generator seeded by
+  // (seed, name), so a shard can be initialised to the same values as the whole.
+  Llama(const LlamaConfig& config, uint64_t seed, Device device = Device::cpu);
+
+  const LlamaConfig& config() const { return config_; }
+  Device device() const { return device_; }
+  std::vector<Param>& params() { return params_; }
+  const std::vector<Param>& params() const { return params_; }
+  Param& param(const std::string& name);
+  int64_t num_params(bool include_embedding = true) const;
+
+  // Final-norm hidden states [B,T,D].
+  Var hidden(Tape& tape, const ForwardArgs& args) const;
+  // hidden [B,T,D] -> logits [B,T,V].
+  Var logits(Tape& tape, const Var& hidden) const;
+  Var forward(Tape& tape, const ForwardArgs& args) const { return logits(tape, hidden(tape, args)); }
+
+  // Moves all parameters to `device` (values copied; gradients dropped).
+  void to(Device device);
+
+ private:
+  struct Layer {
+    Var attn_norm, wq, wk, wv, wo, mlp_norm, w_gate, w_up, w_down;
+  };
+  Var block(Tape& tape, const Layer& layer, size_t index, const Var& h,
+            const ForwardArgs& args, const Tensor& pos) const;
+
+  LlamaConfig config_;
+  Device device_;
+  Var embed_, final_norm_, lm_head_;
+  std::vector<Layer> layers_;
+  std::vector<Param> params_;
+};
+
+// Positions 0..T-1 for every row of a [B,T] batch.
+Tensor default_positions(int64_t B, int64_t T, Device device = Device::cpu);
+
+}  // namespace condense

@@ -1,0 +1,96 @@
+#include "experiments/cli.h"
+
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+#include "core/error.h"
+
+namespace condense::cli {
+namespace {
+
+std::string value_text(const boost::any& v) {
+  if (v.type() == typeid(std::string)) return boost::any_cast<std::string>(v);
+  if (v.type() == typeid(int)) return std::to_string(boost::any_cast<int>(v));
+  if (v.type() == typeid(int64_t)) return std::to_string(boost::any_cast<int64_t>(v));
+  if (v.type() == typeid(bool)) return boost::any_cast<bool>(v) ? "true" : "false";
+  if (v.type() == typeid(float) || v.type() == typeid(double)) {
+    std::ostringstream os;
+    os.precision(9);
+    if (v.type() == typeid(float)) os << boost::any_cast<float>(v);
+    else os << boost::any_cast<double>(v);
+    return os.str();
+  }
+  if (v.type() == typeid(std::vector<int>)) {
+    std::string s;
+    for (int x : boost::any_cast<std::vector<int>>(v)) {
+      if (!s.empty()) s += ",";
+      s += std::to_string(x);
+    }
+    return s;
+  }
+  return "?";
+}
+
+// Rewrites Boost's messages into "<command>: option --x: what is wrong".
+[[noreturn]] void rethrow(const std::string& command, const po::error& e) {
+  if (auto* u = dynamic_cast<const po::unknown_option*>(&e))
+    fail(command, ": unknown option ", u->get_option_name());
+  if (auto* iv = dynamic_cast<const po::invalid_option_value*>(&e))
+    fail(command, ": bad value for option ", iv->get_option_name(), ": ", iv->what());
+  if (auto* bad = dynamic_cast<const po::validation_error*>(&e))
+    fail(command, ": option ", bad->get_option_name(), ": ", bad->what());
+  fail(command, ": ", e.what());
+}
+
+}  // namespace
+
+bool parse(const std::string& command, po::options_description desc, const Args& args,
+           po::variables_map& vm) {
+  std::string config_path;
+  desc.add_options()("help,h", "show this help")(
+      "config", po::value<std::string>(&config_path), "INI-style file of options");
+  try {
+    po::store(po::command_line_parser(args).options(desc).run(), vm);
+    if (vm.count("help")) {
+      std::cout << "usage: condense " << command << " [options]\n" << desc << "\n";
+      return false;
+    }
+    if (vm.count("config")) {
+      const std::string path = vm["config"].as<std::string>();
+      std::ifstream in(path);
+      if (!in) fail(command, ": config file ", path, ": cannot open");
+      try {
+        // Values already set on the command line are kept (first store wins).
+        po::store(po::parse_config_file(in, desc, false), vm);
+      } catch (const po::error& e) {
+        rethrow(command + ": config file " + path, e);
+      }
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    rethrow(command, e);
+  }
+  return true;
+}
+
+std::string to_config_text(const po::variables_map& vm) {
+  // Group dotted keys into INI sections so the file reads back with --config.
+  std::map<std::string, std::map<std::string, std::string>> sections;
+  for (const auto& [key, val] : vm) {
+    if (key == "help" || key == "config" || val.empty()) continue;
+    auto dot = key.find('.');
+    std::string section = dot == std::string::npos ? "" : key.substr(0, dot);
+    std::string name = dot == std::string::npos ? key : key.substr(dot + 1);
+    sections[section][name] = value_text(val.value());
+  }
+  std::ostringstream os;
+  for (const auto& [section, kv] : sections) {
+    if (!section.empty()) os << "\n[" << section << "]\n";
+    for (const auto& [k, v] : kv) os << k << " = " << v << "\n";
+  }
+  return os.str();
+}
+
+}  // namespace condense::cli

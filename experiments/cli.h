@@ -1,0 +1,33 @@
+// Command-line plumbing shared by every `condense` subcommand.
+//
+// Every option can also come from an INI-style file given with --config FILE:
+// `key = value` lines, `[section]` headers prefix keys as `section.key`
+// (so `[gist] num_tokens = 5` is `--gist.num_tokens 5`). The command line wins
+// over the file. An unknown option or a bad value is a one-line error naming it.
+#pragma once
+#include <boost/program_options.hpp>
+#include <string>
+#include <vector>
+
+namespace condense::cli {
+
+namespace po = boost::program_options;
+using Args = std::vector<std::string>;
+
+// Parses `args` (without the command words) against `desc`, adding --help and
+// --config. Returns false when --help was given (usage already printed to stdout).
+bool parse(const std::string& command, po::options_description desc, const Args& args,
+           po::variables_map& vm);
+
+// The resolved options as INI text (for a run directory's config.cfg).
+std::string to_config_text(const po::variables_map& vm);
+
+// One subcommand: its words ("eval ppl"), a one-line help, and its entry point.
+struct Command {
+  const char* words;
+  const char* help;
+  int (*run)(const Args& args);
+};
+const std::vector<Command>& commands();
+
+}  // namespace condense::cli

@@ -1,0 +1,42 @@
+// Autoregressive decoding with a key/value cache: the prompt runs once, then
+// each new token runs alone against the cached keys/values of all layers.
+#pragma once
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "core/model.h"
+
+namespace condense::eval {
+
+struct SamplingConfig {
+  int64_t max_new_tokens = 64;
+  float temperature = 0.0f;  // 0: greedy argmax
+  float top_p = 1.0f;        // nucleus sampling mass (with temperature > 0)
+  uint64_t seed = 0;
+  std::vector<int32_t> stop_ids;  // generation ends after producing one of these
+};
+
+// Picks the next token from logits [V] (greedy, or temperature + top-p).
+int32_t sample_token(const float* logits, int64_t V, const SamplingConfig& cfg,
+                     std::mt19937_64& rng);
+
+// A growing per-layer key/value cache for one batch of sequences.
+class KVCache {
+ public:
+  explicit KVCache(int64_t n_layers) : layers_(static_cast<size_t>(n_layers)) {}
+  const std::vector<LayerKV>& layers() const { return layers_; }
+  int64_t length() const { return layers_.empty() || !layers_[0].k.defined() ? 0 : layers_[0].k.dim(1); }
+  // Appends the keys/values a forward pass produced (ForwardArgs::kv_out).
+  void append(const std::vector<LayerKV>& fresh);
+
+ private:
+  std::vector<LayerKV> layers_;
+};
+
+// Generates after `prompt` (which must be non-empty: start from BOS for none).
+// Returns only the new tokens.
+std::vector<int32_t> generate(const Llama& model, const std::vector<int32_t>& prompt,
+                              const SamplingConfig& cfg);
+
+}  // namespace condense::eval

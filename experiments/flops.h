@@ -1,0 +1,20 @@
+// Model FLOPs of one training step, counted from shapes (as PaLM/llm.c do):
+// 6 * N * tokens for the matrix products (forward 2, backward 4 per weight per
+// token) with N = all parameters except the input embedding table (lm_head is a
+// matmul, the lookup is not), plus the attention score/value products, counted
+// as the full T x T square (2 products * 2 FLOPs * T * D per token per layer, x3
+// for forward + backward) — the same formula bench/torch_train.py uses.
+#pragma once
+#include "core/model.h"
+
+namespace condense::exp {
+
+inline double train_flops_per_step(const Llama& m, int64_t batch, int64_t seq) {
+  const double tokens = static_cast<double>(batch) * seq;
+  const LlamaConfig& c = m.config();
+  const double n = static_cast<double>(m.num_params(false)) +
+                   (c.tie_embeddings ? static_cast<double>(c.vocab_size) * c.dim : 0.0);
+  return 6.0 * n * tokens + 6.0 * 2.0 * batch * double(seq) * seq * c.dim * c.n_layers;
+}
+
+}  // namespace condense::exp

@@ -1,0 +1,84 @@
+#include "experiments/run_dir.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <vector>
+
+#include "core/error.h"
+#include "experiments/model_dir.h"
+
+namespace condense::exp {
+namespace fs = std::filesystem;
+
+RunDir::RunDir(const std::string& path, bool resume) : path_(path) {
+  if (path.empty()) fail("run directory: --run.dir is empty");
+  std::error_code ec;
+  fs::create_directories(fs::path(path) / "checkpoints", ec);
+  if (ec) fail("run directory ", path, ": cannot create (", ec.message(), ")");
+  if (!resume && !latest_checkpoint().empty())
+    fail("run directory ", path,
+         " already has checkpoints; pass --resume to continue it or choose another --run.dir");
+}
+
+std::string RunDir::checkpoint_path(int64_t step) const {
+  char name[32];
+  std::snprintf(name, sizeof name, "step_%08lld.h5", static_cast<long long>(step));
+  return (fs::path(path_) / "checkpoints" / name).string();
+}
+
+std::string RunDir::latest_checkpoint() const { return exp::latest_checkpoint(path_); }
+
+void RunDir::write_config(const std::string& text) const {
+  const fs::path p = fs::path(path_) / "config.cfg";
+  const fs::path tmp = p.string() + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << "# resolved configuration of this run (condense train --config this file)\n" << text;
+    if (!out) fail(tmp.string(), ": cannot write");
+  }
+  fs::rename(tmp, p);
+}
+
+void RunDir::log(const nlohmann::json& record) const {
+  std::ofstream out(fs::path(path_) / "metrics.jsonl", std::ios::app);
+  out << record.dump() << "\n";
+  if (!out) fail(path_, "/metrics.jsonl: cannot append");
+}
+
+void RunDir::truncate_metrics_after(int64_t step) const {
+  const fs::path p = fs::path(path_) / "metrics.jsonl";
+  if (!fs::exists(p)) return;
+  std::ifstream in(p);
+  std::vector<std::string> keep;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_discarded() && j.value("step", int64_t{0}) <= step) keep.push_back(line);
+  }
+  const fs::path tmp = p.string() + ".tmp";
+  {
+    std::ofstream out(tmp);
+    for (const auto& l : keep) out << l << "\n";
+  }
+  fs::rename(tmp, p);
+}
+
+void RunDir::prune_checkpoints(int keep) const {
+  if (keep <= 0) return;
+  std::vector<std::string> all;
+  for (const auto& e : fs::directory_iterator(fs::path(path_) / "checkpoints"))
+    if (e.path().extension() == ".h5") all.push_back(e.path().string());
+  std::sort(all.begin(), all.end());
+  for (size_t i = 0; i + keep < all.size(); ++i) fs::remove(all[i]);
+}
+
+std::string format_duration(double seconds) {
+  const long s = static_cast<long>(std::max(0.0, seconds));
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
+  return buf;
+}
+
+}  // namespace condense::exp

@@ -57,6 +57,13 @@ struct ForwardArgs {
   Tensor embed_rows;  // [P] i32 rows of the flattened [B*T] input whose embeddings are replaced
   Var embed_values;   // [P,D] the embeddings put there
   std::vector<LayerKV>* kv_out = nullptr;  // if set, receives each layer's k/v of the T tokens
+
+  // Plain causal language modelling over `ids`.
+  static ForwardArgs tokens(Tensor ids) {
+    ForwardArgs a;
+    a.ids = std::move(ids);
+    return a;
+  }
 };
 
 class Llama {

@@ -1,11 +1,12 @@
 // condense eval ppl --model DIR --data FILE.h5: perplexity over a whole token
 // dataset, in windows of --seq-len next-token predictions.
+#include <algorithm>
 #include <cmath>
 #include <iomanip>
 #include <iostream>
 
 #include "core/ops.h"
-#include "datasets/packed_loader.h"
+#include "datasets/eval_windows.h"
 #include "datasets/token_dataset.h"
 #include "datasets/tokenizer.h"
 #include "experiments/cli.h"
@@ -31,20 +32,25 @@ int eval_ppl(const cli::Args& args) {
   const data::Tokenizer tok = data::Tokenizer::load(files.tokenizer);
   const data::TokenDataset ds = data::TokenDataset::open(data_path, tok);
   const Llama model = exp::load_model(files.checkpoint, device);
-  data::EvalWindows windows(ds, batch_size, seq_len);
+  const data::EvalWindows windows(ds, seq_len);
   Tape no_grad(false);
   double nll = 0;
-  int64_t count = 0, batches = 0;
-  while (auto batch = windows.next()) {
-    Var logits = model.forward(no_grad, {.ids = batch->inputs.to(device)});
+  int64_t count = 0;
+  int64_t n_batches = windows.num_batches(batch_size);
+  if (max_batches > 0) n_batches = std::min(n_batches, max_batches);
+  for (int64_t b = 0; b < n_batches; ++b) {
+    const data::TokenBatch batch = windows.batch(b, batch_size);
+    Var logits = model.forward(
+        no_grad, ForwardArgs::tokens(Tensor::from_i32(batch.inputs, {batch.rows, batch.T}, device)));
     const std::vector<float> rows =
-        ops::cross_entropy_rows(logits.value(), batch->targets.to(device)).to_vector();
+        ops::cross_entropy_rows(logits.value(),
+                                Tensor::from_i32(batch.targets, {batch.rows, batch.T}, device))
+            .to_vector();
     for (size_t i = 0; i < rows.size(); ++i)
-      if (batch->targets.i32()[i] != -100) {
+      if (batch.targets[i] != -100) {
         nll += rows[i];
         ++count;
       }
-    if (max_batches > 0 && ++batches >= max_batches) break;
   }
   if (count == 0) fail("eval ppl: ", data_path, " has no window of ", seq_len + 1, " tokens");
   const double mean = nll / static_cast<double>(count);

@@ -25,14 +25,23 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+struct DeviceBatch {
+  Tensor inputs, targets;
+};
+
+DeviceBatch to_device(const data::TokenBatch& b, Device device) {
+  return {Tensor::from_i32(b.inputs, {b.rows, b.T}, device),
+          Tensor::from_i32(b.targets, {b.rows, b.T}, device)};
+}
+
 // Mean next-token loss over up to `batches` batches of a loader.
 double mean_loss(const Llama& model, data::PackedLoader& loader, int64_t batches, Device device) {
   Tape no_grad(false);
   double sum = 0;
   for (int64_t b = 0; b < batches; ++b) {
-    const data::Batch batch = loader.next();
-    Var logits = model.forward(no_grad, {.ids = batch.inputs.to(device)});
-    sum += ops::cross_entropy(no_grad, logits, batch.targets.to(device)).value().to_vector()[0];
+    const DeviceBatch batch = to_device(loader.next(), device);
+    Var logits = model.forward(no_grad, ForwardArgs::tokens(batch.inputs));
+    sum += ops::cross_entropy(no_grad, logits, batch.targets).value().to_vector()[0];
   }
   return sum / static_cast<double>(batches);
 }
@@ -114,10 +123,10 @@ int train(const cli::Args& args) {
     ++step;
     double loss_sum = 0;
     for (int64_t micro = 0; micro < t.grad_accum; ++micro) {
-      const data::Batch batch = loader.next();
+      const DeviceBatch batch = to_device(loader.next(), device);
       Tape tape;
-      Var logits = model.forward(tape, {.ids = batch.inputs.to(device)});
-      Var loss = ops::cross_entropy(tape, logits, batch.targets.to(device));
+      Var logits = model.forward(tape, ForwardArgs::tokens(batch.inputs));
+      Var loss = ops::cross_entropy(tape, logits, batch.targets);
       tape.backward(loss);
       loss_sum += loss.value().to_vector()[0];
     }

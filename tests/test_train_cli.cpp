@@ -1,0 +1,143 @@
+// `condense train` end to end on a small model: the loss falls, and an
+// interrupted + resumed run gives exactly the losses of an uninterrupted one.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/cli_test_util.h"
+#include "tests/test_data_util.h"
+
+namespace condense::testing {
+namespace {
+
+std::vector<double> losses(const std::string& run_dir) {
+  std::vector<double> out;
+  std::istringstream in(slurp(run_dir + "/metrics.jsonl"));
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line);
+    if (j.contains("loss")) out.push_back(j["loss"].get<double>());
+  }
+  return out;
+}
+
+class TrainCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // A tokenizer (llama2.c's 512-token one) and a dataset of shipped text.
+    model_dir_ = dir_.file("stories");
+    ASSERT_EQ(run_condense({"import", "llama2c", "--model",
+                            source_path("tests/data/tinyllamas/stories260K.bin"), "--tokenizer",
+                            source_path("tests/data/tinyllamas/tok512.bin"), "--out", model_dir_},
+                           dir_.path())
+                  .exit_code,
+              0);
+    tokenizer_ = model_dir_ + "/tokenizer.model";
+    std::ofstream(dir_.file("text.txt")) << slurp(source_path("tests/data/train_sample.txt"));
+    dataset_ = dir_.file("train.h5");
+    auto r = run_condense({"data", "text", "--input", dir_.file("text.txt"), "--tokenizer",
+                           tokenizer_, "--out", dataset_},
+                          dir_.path());
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+
+  std::vector<std::string> train_args(const std::string& run) const {
+    return {"train",           "--data.train",       dataset_,  "--data.tokenizer",
+            tokenizer_,        "--run.dir",          run,       "--model.dim",
+            "32",              "--model.n_layers",   "2",       "--model.n_heads",
+            "4",               "--model.n_kv_heads", "2",       "--model.ffn_dim",
+            "64",              "--train.batch_size", "4",       "--train.seq_len",
+            "32",              "--train.steps",      "100",     "--train.log_every",
+            "1",               "--optim.lr",         "3e-3",    "--optim.warmup_steps",
+            "10"};
+  }
+
+  TempDir dir_;
+  std::string model_dir_, tokenizer_, dataset_;
+};
+
+TEST_F(TrainCli, ResumedRunEqualsUninterruptedRun) {
+  const std::string full = dir_.file("full"), split = dir_.file("split");
+  auto a = run_condense(train_args(full), dir_.path());
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  auto args = train_args(split);
+  args.insert(args.end(), {"--train.stop_at", "50"});
+  auto b1 = run_condense(args, dir_.path());
+  ASSERT_EQ(b1.exit_code, 0) << b1.err;
+  ASSERT_EQ(losses(split).size(), 50u);
+  auto resume = train_args(split);
+  resume.push_back("--resume");
+  auto b2 = run_condense(resume, dir_.path());
+  ASSERT_EQ(b2.exit_code, 0) << b2.err;
+  const auto la = losses(full), lb = losses(split);
+  ASSERT_EQ(la.size(), 100u);
+  ASSERT_EQ(lb.size(), 100u);
+  for (size_t i = 0; i < la.size(); ++i) EXPECT_EQ(la[i], lb[i]) << "step " << i + 1;
+  // And the model learned something: the last losses are well below the first.
+  EXPECT_LT(la.back(), la.front() - 1.0);
+}
+
+TEST_F(TrainCli, ExistingRunWithoutResumeIsRefused) {
+  const std::string run = dir_.file("run");
+  auto args = train_args(run);
+  args.insert(args.end(), {"--train.stop_at", "2"});
+  ASSERT_EQ(run_condense(args, dir_.path()).exit_code, 0);
+  expect_one_line_error(run_condense(args, dir_.path()), run);
+}
+
+TEST_F(TrainCli, BadInputsGiveOneLineErrors) {
+  const std::string run = dir_.file("bad");
+  // Unknown option, non-numeric value.
+  auto args = train_args(run);
+  args.insert(args.end(), {"--train.bogus", "1"});
+  expect_one_line_error(run_condense(args, dir_.path()), "--train.bogus");
+  args = train_args(run);
+  args.insert(args.end(), {"--train.steps", "many"});
+  expect_one_line_error(run_condense(args, dir_.path()), "train.steps");
+  // A dataset made with another tokenizer.
+  ASSERT_EQ(run_condense({"data", "tokenizer", "--input", dir_.file("text.txt"), "--vocab-size",
+                          "300", "--out", dir_.file("other")},
+                         dir_.path())
+                .exit_code,
+            0);
+  args = train_args(run);
+  args[4] = dir_.file("other.model");
+  expect_one_line_error(run_condense(args, dir_.path()), dataset_);
+  // A missing dataset.
+  args = train_args(run);
+  args[2] = dir_.file("missing.h5");
+  expect_one_line_error(run_condense(args, dir_.path()), "missing.h5");
+}
+
+TEST_F(TrainCli, BadCheckpointsGiveOneLineErrors) {
+  const std::string ckpt = model_dir_ + "/model.h5";
+  const std::string bytes = slurp(ckpt);
+  auto generate = [&](const std::string& dir) {
+    return run_condense({"generate", "--model", dir, "--max-new-tokens", "4"}, dir_.path());
+  };
+  // Truncated.
+  std::filesystem::create_directories(dir_.file("trunc"));
+  std::filesystem::copy_file(tokenizer_, dir_.file("trunc/tokenizer.model"));
+  std::ofstream(dir_.file("trunc/model.h5"), std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  expect_one_line_error(generate(dir_.file("trunc")), "trunc/model.h5");
+  // Corrupt: bytes flipped in the middle of the weights (HDF5 Fletcher32 catches it).
+  std::filesystem::create_directories(dir_.file("corrupt"));
+  std::filesystem::copy_file(tokenizer_, dir_.file("corrupt/tokenizer.model"));
+  std::string flipped = bytes;
+  for (size_t i = flipped.size() / 2; i < flipped.size() / 2 + 64; ++i) flipped[i] ^= 0x5a;
+  std::ofstream(dir_.file("corrupt/model.h5"), std::ios::binary) << flipped;
+  expect_one_line_error(generate(dir_.file("corrupt")), "corrupt/model.h5");
+  // Missing.
+  std::filesystem::create_directories(dir_.file("empty"));
+  std::filesystem::copy_file(tokenizer_, dir_.file("empty/tokenizer.model"));
+  expect_one_line_error(generate(dir_.file("empty")), "empty");
+  // Shapes that don't match the configured model: start training from it with another dim.
+  auto args = train_args(dir_.file("mismatch"));
+  args.insert(args.end(), {"--train.init_from", model_dir_});
+  expect_one_line_error(run_condense(args, dir_.path()), "model.h5");
+  // Nothing half-written anywhere.
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir_.path()))
+    EXPECT_NE(e.path().extension(), ".tmp") << e.path();
+}
+
+}  // namespace
+}  // namespace condense::testing

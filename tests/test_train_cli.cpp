@@ -95,7 +95,7 @@ TEST_F(TrainCli, BadInputsGiveOneLineErrors) {
   expect_one_line_error(run_condense(args, dir_.path()), "train.steps");
   // A dataset made with another tokenizer.
   ASSERT_EQ(run_condense({"data", "tokenizer", "--input", dir_.file("text.txt"), "--vocab-size",
-                          "300", "--out", dir_.file("other")},
+                          "600", "--out", dir_.file("other")},
                          dir_.path())
                 .exit_code,
             0);

@@ -4,14 +4,18 @@
 
 #include "core/error.h"
 #include "experiments/cli.h"
+#ifdef CONDENSE_HAVE_CUDA
+#include "core/cuda/cuda_backend.h"
+#endif
 
 namespace {
 
 void usage() {
   std::cout << "usage: condense <command> [options]   (condense <command> --help for options)\n\n";
   for (const auto& c : condense::cli::commands())
-    std::cout << "  " << c.words << std::string(20 - std::min<size_t>(19, std::strlen(c.words)), ' ')
-              << c.help << "\n";
+    std::cout << "  " << c.words
+              << std::string(20 - std::min<size_t>(19, std::strlen(c.words)), ' ') << c.help
+              << "\n";
 }
 
 // Matches the longest command whose words prefix argv.
@@ -56,6 +60,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
+#ifdef CONDENSE_HAVE_CUDA
+    // Installs the CUDA backend when a GPU is present; without one, --device cuda
+    // is refused with a message (experiments/device.h).
+    condense::cuda::register_backend();
+#endif
     return cmd->run(condense::cli::Args(argv + 1 + consumed, argv + argc));
   } catch (const condense::Error& e) {
     std::cerr << "condense: error: " << e.what() << "\n";

@@ -15,9 +15,9 @@ namespace {
 
 constexpr int kThreads = 256;
 
-__global__ void adamw_kernel(float* param, FloatArray grad, float* m, float* v, int64_t n,
-                             float lr, float beta1, float beta2, float eps, float weight_decay,
-                             float bc1, float bc2, float grad_scale) {
+__global__ void adamw_kernel(float* param, FloatArray grad, float* m, float* v, int64_t n, float lr,
+                             float beta1, float beta2, float eps, float weight_decay, float bc1,
+                             float bc2, float grad_scale) {
   for (int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; i < n;
        i += int64_t{gridDim.x} * blockDim.x) {
     const float g = grad.get(i) * grad_scale;
@@ -49,8 +49,8 @@ void CudaBackend::adamw(const Tensor& param, const Tensor& grad, const Tensor& m
   const float bc1 = 1.0f - std::pow(beta1, static_cast<float>(step));
   const float bc2 = 1.0f - std::pow(beta2, static_cast<float>(step));
   adamw_kernel<<<grid_for(n, kThreads), kThreads, 0, stream()>>>(
-      param.f32(), floats(grad), m.f32(), v.f32(), n, lr, beta1, beta2, eps, weight_decay, bc1,
-      bc2, grad_scale);
+      param.f32(), floats(grad), m.f32(), v.f32(), n, lr, beta1, beta2, eps, weight_decay, bc1, bc2,
+      grad_scale);
   CUDA_CHECK_LAUNCH();
 }
 

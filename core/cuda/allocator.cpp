@@ -17,7 +17,9 @@
 namespace condense::cuda {
 namespace {
 
-size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
+size_t round_up(size_t n, size_t to) {
+  return (n + to - 1) / to * to;
+}
 
 // Bucket sizes: multiples of 512 B below 1 MiB; above, four buckets per power of
 // two (at most 25% padding), so that requests of nearby sizes (a batch whose
@@ -132,8 +134,14 @@ CachingAllocator& instance() {
 
 }  // namespace
 
-DeviceAllocator& caching_allocator() { return instance(); }
-size_t device_bytes_held() { return instance().held(); }
-size_t device_bytes_peak() { return instance().peak(); }
+DeviceAllocator& caching_allocator() {
+  return instance();
+}
+size_t device_bytes_held() {
+  return instance().held();
+}
+size_t device_bytes_peak() {
+  return instance().peak();
+}
 
 }  // namespace condense::cuda

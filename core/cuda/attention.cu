@@ -76,12 +76,14 @@ __global__ void tile_class_kernel(uint8_t* cls, const uint8_t* mask, int T, int 
   any = __syncthreads_or(any);
   all = __syncthreads_and(all);
   if (threadIdx.x == 0)
-    cls[(int64_t{b} * gridDim.y + qt) * gridDim.x + kt] = !any ? kHidden : all ? kVisible : kPartial;
+    cls[(int64_t{b} * gridDim.y + qt) * gridDim.x + kt] = !any  ? kHidden
+                                                          : all ? kVisible
+                                                                : kPartial;
 }
 
 // Causal (query q sees key k iff k <= q + shift) class of queries [q0,q1) x keys [k0,k1).
 __device__ inline int causal_class(int q0, int q1, int k0, int k1, int shift) {
-  if (k0 > q1 - 1 + shift) return kHidden;   // the last query sees none of the keys
+  if (k0 > q1 - 1 + shift) return kHidden;    // the last query sees none of the keys
   if (k1 - 1 <= q0 + shift) return kVisible;  // the first query sees all of them
   return kPartial;
 }
@@ -95,8 +97,7 @@ __device__ inline void load_tile(float* dst, int ld, const T* src, int b, int ro
   for (int e = threadIdx.x; e < nrows * DH; e += blockDim.x) {
     const int r = e / DH, c = e % DH, row = row0 + r;
     float v = 0;
-    if (row < len && c < Dh)
-      v = to_float(src[((int64_t{b} * len + row) * heads + head) * Dh + c]);
+    if (row < len && c < Dh) v = to_float(src[((int64_t{b} * len + row) * heads + head) * Dh + c]);
     dst[r * ld + c] = v;
   }
 }
@@ -146,10 +147,10 @@ __global__ void __launch_bounds__(kThreads) attention_forward_kernel(ForwardArgs
   constexpr int PLD = kFwdKeys + 1;
   constexpr int NC = DH / kGrid;  // output columns per thread
   extern __shared__ float smem[];
-  float* Qs = smem;                     // [kFwdRows][LD]
-  float* Ks = Qs + kFwdRows * LD;       // [kFwdKeys][LD]
-  float* Vs = Ks + kFwdKeys * LD;       // [kFwdKeys][LD]
-  float* Ps = Vs + kFwdKeys * LD;       // [kFwdRows][PLD] probabilities of this step
+  float* Qs = smem;                // [kFwdRows][LD]
+  float* Ks = Qs + kFwdRows * LD;  // [kFwdKeys][LD]
+  float* Vs = Ks + kFwdKeys * LD;  // [kFwdKeys][LD]
+  float* Ps = Vs + kFwdKeys * LD;  // [kFwdRows][PLD] probabilities of this step
   uint8_t* Ms = reinterpret_cast<uint8_t*>(Ps + kFwdRows * PLD);  // [kFwdRows][kFwdKeys]
 
   const Dims d = a.d;
@@ -178,8 +179,8 @@ __global__ void __launch_bounds__(kThreads) attention_forward_kernel(ForwardArgs
   const int kt_end = causal ? min(nkt, (q1 - 1 + shift) / kFwdKeys + 1) : nkt;
   for (int kt = 0; kt < kt_end; ++kt) {
     const int k0 = kt * kFwdKeys, k1 = min(k0 + kFwdKeys, d.S);
-    const int cls = causal ? causal_class(q0, q1, k0, k1, shift)
-                           : a.cls[(int64_t{b} * nqt + qt) * nkt + kt];
+    const int cls =
+        causal ? causal_class(q0, q1, k0, k1, shift) : a.cls[(int64_t{b} * nqt + qt) * nkt + kt];
     if (cls == kHidden) continue;  // the same for every thread: the barriers stay matched
     __syncthreads();               // the previous step is done with Ks, Vs, Ps, Ms
     load_tile<T, DH>(Ks, LD, k, b, k0, kFwdKeys, d.S, d.Hkv, g, d.Dh);
@@ -211,9 +212,9 @@ __global__ void __launch_bounds__(kThreads) attention_forward_kernel(ForwardArgs
 #pragma unroll
       for (int j = 0; j < 2; ++j) {
         const int c = tx + kGrid * j, kj = k0 + c;
-        const bool vis = qi < d.T && kj < d.S &&
-                         (cls == kVisible ||
-                          (causal ? kj <= qi + shift : Ms[r * kFwdKeys + c] != 0));
+        const bool vis =
+            qi < d.T && kj < d.S &&
+            (cls == kVisible || (causal ? kj <= qi + shift : Ms[r * kFwdKeys + c] != 0));
         s[i][j] = vis ? s[i][j] * a.scale : -INFINITY;
         step_max = nan_max(step_max, s[i][j]);
       }
@@ -291,7 +292,7 @@ __global__ void attention_dot_kernel(float* D, const T* dout, const T* out, Dims
 }
 
 struct BackwardArgs {
-  float* dq;   // f32 [B,T,H,Dh], accumulated with atomics
+  float* dq;  // f32 [B,T,H,Dh], accumulated with atomics
   FloatArray dk;
   FloatArray dv;
   const void* dout;
@@ -308,8 +309,8 @@ struct BackwardArgs {
 
 template <int DH>
 constexpr size_t backward_smem() {
-  return sizeof(float) * (2 * (kBwdKeys + kBwdRows) * (DH + 1) +
-                          2 * kBwdRows * (kBwdKeys + 1) + 2 * kBwdRows) +
+  return sizeof(float) *
+             (2 * (kBwdKeys + kBwdRows) * (DH + 1) + 2 * kBwdRows * (kBwdKeys + 1) + 2 * kBwdRows) +
          kBwdRows * kBwdKeys;
 }
 
@@ -324,14 +325,14 @@ __global__ void __launch_bounds__(kThreads) attention_backward_kernel(BackwardAr
   constexpr int PLD = kBwdKeys + 1;
   constexpr int NC = DH / kGrid;
   extern __shared__ float smem[];
-  float* Ks = smem;                   // [kBwdKeys][LD]
-  float* Vs = Ks + kBwdKeys * LD;     // [kBwdKeys][LD]
-  float* Qs = Vs + kBwdKeys * LD;     // [kBwdRows][LD]
-  float* dOs = Qs + kBwdRows * LD;    // [kBwdRows][LD]
-  float* Ps = dOs + kBwdRows * LD;    // [kBwdRows][PLD]
-  float* dSs = Ps + kBwdRows * PLD;   // [kBwdRows][PLD]
-  float* lse_s = dSs + kBwdRows * PLD;  // [kBwdRows]
-  float* D_s = lse_s + kBwdRows;        // [kBwdRows]
+  float* Ks = smem;                                          // [kBwdKeys][LD]
+  float* Vs = Ks + kBwdKeys * LD;                            // [kBwdKeys][LD]
+  float* Qs = Vs + kBwdKeys * LD;                            // [kBwdRows][LD]
+  float* dOs = Qs + kBwdRows * LD;                           // [kBwdRows][LD]
+  float* Ps = dOs + kBwdRows * LD;                           // [kBwdRows][PLD]
+  float* dSs = Ps + kBwdRows * PLD;                          // [kBwdRows][PLD]
+  float* lse_s = dSs + kBwdRows * PLD;                       // [kBwdRows]
+  float* D_s = lse_s + kBwdRows;                             // [kBwdRows]
   uint8_t* Ms = reinterpret_cast<uint8_t*>(D_s + kBwdRows);  // [kBwdRows][kBwdKeys]
 
   const Dims d = a.d;
@@ -353,8 +354,8 @@ __global__ void __launch_bounds__(kThreads) attention_backward_kernel(BackwardAr
   for (int h = g * d.group; h < (g + 1) * d.group; ++h) {
     for (int qt = qt_begin; qt < nqt; ++qt) {
       const int q0 = qt * kBwdRows, q1 = min(q0 + kBwdRows, d.T);
-      const int cls = causal ? causal_class(q0, q1, k0, k1, shift)
-                             : a.cls[(int64_t{b} * nqt + qt) * nkt + kt];
+      const int cls =
+          causal ? causal_class(q0, q1, k0, k1, shift) : a.cls[(int64_t{b} * nqt + qt) * nkt + kt];
       if (cls == kHidden) continue;  // uniform across the block
       __syncthreads();  // the previous step is done with Qs, dOs, Ps, dSs, Ms (and Ks, Vs are in)
       load_tile<T, DH>(Qs, LD, q, b, q0, kBwdRows, d.T, d.H, h, d.Dh);
@@ -399,9 +400,9 @@ __global__ void __launch_bounds__(kThreads) attention_backward_kernel(BackwardAr
         for (int j = 0; j < 2; ++j) {
           const int c = tx + kGrid * j, kj = k0 + c;
           // lse = -inf marks a row that sees nothing (and rows past T): P = 0.
-          const bool vis = qi < d.T && kj < d.S && lse_s[r] != -INFINITY &&
-                           (cls == kVisible ||
-                            (causal ? kj <= qi + shift : Ms[r * kBwdKeys + c] != 0));
+          const bool vis =
+              qi < d.T && kj < d.S && lse_s[r] != -INFINITY &&
+              (cls == kVisible || (causal ? kj <= qi + shift : Ms[r * kBwdKeys + c] != 0));
           const float p = vis ? expf(s[i][j] * a.scale - lse_s[r]) : 0.0f;
           Ps[r * PLD + c] = p;
           dSs[r * PLD + c] = p * (dp[i][j] - D_s[r]);
@@ -478,15 +479,21 @@ __global__ void add_f32_kernel(FloatArray dst, const float* src, int64_t n) {
     dst.add(i, src[i]);
 }
 
-int ceil_div(int a, int b) { return (a + b - 1) / b; }
+int ceil_div(int a, int b) {
+  return (a + b - 1) / b;
+}
 
 Dims check_dims(const char* op, const Tensor& q, const Tensor& k, const Tensor& v,
                 const Tensor& mask) {
   if (q.ndim() != 4 || k.ndim() != 4)
     fail("cuda ", op, ": q and k must be 4-d, got ", shape_str(q.shape()), " and ",
          shape_str(k.shape()));
-  const Dims d{static_cast<int>(q.dim(0)), static_cast<int>(q.dim(1)), static_cast<int>(k.dim(1)),
-               static_cast<int>(q.dim(2)), static_cast<int>(k.dim(2)), static_cast<int>(q.dim(3)),
+  const Dims d{static_cast<int>(q.dim(0)),
+               static_cast<int>(q.dim(1)),
+               static_cast<int>(k.dim(1)),
+               static_cast<int>(q.dim(2)),
+               static_cast<int>(k.dim(2)),
+               static_cast<int>(q.dim(3)),
                0};
   if (k.dim(0) != d.B || k.dim(3) != d.Dh || v.shape() != k.shape())
     fail("cuda ", op, ": k ", shape_str(k.shape()), " / v ", shape_str(v.shape()),
@@ -500,8 +507,8 @@ Dims check_dims(const char* op, const Tensor& q, const Tensor& k, const Tensor& 
       fail("cuda ", op, ": mask ", shape_str(mask.shape()), " expected ",
            shape_str({d.B, d.T, d.S}));
   } else if (d.S < d.T) {
-    fail("cuda ", op, ": causal attention needs at least as many keys (", d.S,
-         ") as queries (", d.T, ")");
+    fail("cuda ", op, ": causal attention needs at least as many keys (", d.S, ") as queries (",
+         d.T, ")");
   }
   if (d.B > 65535 || d.H > 65535)  // gridDim.z and gridDim.y limits
     fail("cuda ", op, ": batch ", d.B, " or heads ", d.H, " above 65535");
@@ -514,8 +521,8 @@ Dims check_dims(const char* op, const Tensor& q, const Tensor& k, const Tensor& 
 Tensor tile_classes(const Tensor& mask, const Dims& d, int rows, int cols) {
   const int nqt = ceil_div(d.T, rows), nkt = ceil_div(d.S, cols);
   Tensor cls = Tensor::empty({d.B, nqt, nkt}, DType::u8, Device::cuda);
-  tile_class_kernel<<<dim3(nkt, nqt, d.B), 128, 0, stream()>>>(cls.u8(), mask.u8(), d.T, d.S,
-                                                               rows, cols);
+  tile_class_kernel<<<dim3(nkt, nqt, d.B), 128, 0, stream()>>>(cls.u8(), mask.u8(), d.T, d.S, rows,
+                                                               cols);
   CUDA_CHECK_LAUNCH();
   return cls;
 }
@@ -616,7 +623,8 @@ void CudaBackend::attention_backward(const Tensor& dq, const Tensor& dk, const T
 
   const bool bf16 = q.dtype() == DType::bf16, small = d.Dh <= 64;
   Tensor D = Tensor::empty({d.B, d.H, d.T}, DType::f32, Device::cuda);
-  bf16 ? launch_dot<__nv_bfloat16>(D.f32(), dout, out, d) : launch_dot<float>(D.f32(), dout, out, d);
+  bf16 ? launch_dot<__nv_bfloat16>(D.f32(), dout, out, d)
+       : launch_dot<float>(D.f32(), dout, out, d);
 
   // The atomics need an f32 target: dq itself when it is f32 (it accumulates
   // anyway), else a zeroed f32 buffer added into dq afterwards.

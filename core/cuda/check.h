@@ -24,8 +24,7 @@ inline void check_cublas(cublasStatus_t status, const char* call, const char* fi
 }  // namespace condense::cuda::detail
 
 #define CUDA_CHECK(call) ::condense::cuda::detail::check_cuda((call), #call, __FILE__, __LINE__)
-#define CUBLAS_CHECK(call) \
-  ::condense::cuda::detail::check_cublas((call), #call, __FILE__, __LINE__)
+#define CUBLAS_CHECK(call) ::condense::cuda::detail::check_cublas((call), #call, __FILE__, __LINE__)
 // After a kernel launch: catches a bad configuration (too much shared memory, a
 // zero-sized grid) at the launch site instead of at the next synchronisation.
 #define CUDA_CHECK_LAUNCH() CUDA_CHECK(cudaGetLastError())

@@ -36,10 +36,16 @@ struct FloatArray {
   __device__ void add(int64_t i, float v) const { set(i, get(i) + v); }
 };
 
-inline FloatArray floats(const Tensor& t) { return {t.raw(), t.dtype() == DType::bf16}; }
+inline FloatArray floats(const Tensor& t) {
+  return {t.raw(), t.dtype() == DType::bf16};
+}
 
-__device__ inline float to_float(float x) { return x; }
-__device__ inline float to_float(__nv_bfloat16 x) { return __bfloat162float(x); }
+__device__ inline float to_float(float x) {
+  return x;
+}
+__device__ inline float to_float(__nv_bfloat16 x) {
+  return __bfloat162float(x);
+}
 template <typename T>
 __device__ inline T from_float(float x);
 template <>
@@ -53,7 +59,9 @@ __device__ inline __nv_bfloat16 from_float<__nv_bfloat16>(float x) {
 
 // max that lets NaN through (fmaxf drops it), so a NaN score or logit shows up
 // in the result instead of being silently ignored.
-__device__ inline float nan_max(float a, float b) { return (a != a || a > b) ? a : b; }
+__device__ inline float nan_max(float a, float b) {
+  return (a != a || a > b) ? a : b;
+}
 
 template <typename T>
 __device__ inline T warp_sum(T v) {

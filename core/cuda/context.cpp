@@ -10,6 +10,7 @@ struct Context {
   cudaDeviceProp props{};
   cudaStream_t stream = nullptr;
   cublasHandle_t cublas = nullptr;
+  void* cublas_workspace = nullptr;
   DeviceError* error_dev = nullptr;   // written by kernels
   DeviceError* error_host = nullptr;  // pinned mirror, read after a sync
 };
@@ -25,9 +26,12 @@ constexpr size_t kCublasWorkspace = 32u << 20;
 
 const char* error_what(int32_t code) {
   switch (code) {
-    case kRowIndex: return "row index";
-    case kTargetIndex: return "cross-entropy target";
-    default: return "device error";
+    case kRowIndex:
+      return "row index";
+    case kTargetIndex:
+      return "cross-entropy target";
+    default:
+      return "device error";
   }
 }
 
@@ -43,26 +47,32 @@ void init_context(int device) {
   CUDA_CHECK(cudaStreamCreateWithFlags(&c.stream, cudaStreamNonBlocking));
   CUBLAS_CHECK(cublasCreate(&c.cublas));
   CUBLAS_CHECK(cublasSetStream(c.cublas, c.stream));
-  void* workspace = nullptr;
-  CUDA_CHECK(cudaMalloc(&workspace, kCublasWorkspace));
-  CUBLAS_CHECK(cublasSetWorkspace(c.cublas, workspace, kCublasWorkspace));
+  CUDA_CHECK(cudaMalloc(&c.cublas_workspace, kCublasWorkspace));
+  CUBLAS_CHECK(cublasSetWorkspace(c.cublas, c.cublas_workspace, kCublasWorkspace));
   CUDA_CHECK(cudaMalloc(&c.error_dev, sizeof(DeviceError)));
   CUDA_CHECK(cudaMemset(c.error_dev, 0, sizeof(DeviceError)));
   CUDA_CHECK(cudaMallocHost(&c.error_host, sizeof(DeviceError)));
   c.device = device;
 }
 
-cudaStream_t stream() { return ctx().stream; }
-cublasHandle_t cublas() { return ctx().cublas; }
-const cudaDeviceProp& device_props() { return ctx().props; }
-DeviceError* device_error() { return ctx().error_dev; }
+cudaStream_t stream() {
+  return ctx().stream;
+}
+cublasHandle_t cublas() {
+  return ctx().cublas;
+}
+const cudaDeviceProp& device_props() {
+  return ctx().props;
+}
+DeviceError* device_error() {
+  return ctx().error_dev;
+}
 
 void synchronize() {
   Context& c = ctx();
   // The flag travels with the same sync: one tiny copy queued behind the work.
-  CUDA_CHECK(
-      cudaMemcpyAsync(c.error_host, c.error_dev, sizeof(DeviceError), cudaMemcpyDeviceToHost,
-                      c.stream));
+  CUDA_CHECK(cudaMemcpyAsync(c.error_host, c.error_dev, sizeof(DeviceError), cudaMemcpyDeviceToHost,
+                             c.stream));
   CUDA_CHECK(cudaStreamSynchronize(c.stream));
   const DeviceError e = *c.error_host;
   if (e.code == kNoError) return;

@@ -84,14 +84,13 @@ void CudaBackend::cross_entropy_forward(const Tensor& losses, const Tensor& lse,
   require_numel(targets, n, "cross_entropy_forward", "targets");
   if (n == 0) return;
   cross_entropy_forward_kernel<<<grid_for(n * kThreads, kThreads), kThreads, 0, stream()>>>(
-      losses.f32(), lse.f32(), floats(logits), targets.i32(), n, V, ignore_index,
-      device_error());
+      losses.f32(), lse.f32(), floats(logits), targets.i32(), n, V, ignore_index, device_error());
   CUDA_CHECK_LAUNCH();
 }
 
 void CudaBackend::cross_entropy_backward(const Tensor& dlogits, const Tensor& logits,
-                                         const Tensor& lse, const Tensor& targets,
-                                         int ignore_index, float scale) {
+                                         const Tensor& lse, const Tensor& targets, int ignore_index,
+                                         float scale) {
   require(dlogits, "cross_entropy_backward", "dlogits", {DType::f32, DType::bf16});
   require(logits, "cross_entropy_backward", "logits", {DType::f32, DType::bf16});
   require(lse, "cross_entropy_backward", "lse", {DType::f32});

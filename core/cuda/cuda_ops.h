@@ -41,8 +41,8 @@ class CudaBackend final : public Backend {
                           const Tensor& lse, const Tensor& mask, float scale) override;
 
   void swiglu_forward(const Tensor& y, const Tensor& gate, const Tensor& up) override;
-  void swiglu_backward(const Tensor& dgate, const Tensor& dup, const Tensor& dy,
-                       const Tensor& gate, const Tensor& up) override;
+  void swiglu_backward(const Tensor& dgate, const Tensor& dup, const Tensor& dy, const Tensor& gate,
+                       const Tensor& up) override;
 
   void cross_entropy_forward(const Tensor& losses, const Tensor& lse, const Tensor& logits,
                              const Tensor& targets, int ignore_index) override;

@@ -145,8 +145,8 @@ void CudaBackend::cast(const Tensor& out, const Tensor& x) {
 }
 
 void CudaBackend::copy_blocks(const Tensor& dst, int64_t dst_off, int64_t dst_stride,
-                              const Tensor& src, int64_t src_off, int64_t src_stride,
-                              int64_t block, int64_t n_blocks, bool accumulate) {
+                              const Tensor& src, int64_t src_off, int64_t src_stride, int64_t block,
+                              int64_t n_blocks, bool accumulate) {
   require(dst, "copy_blocks", "dst", {DType::f32, DType::bf16, DType::i32, DType::u8});
   require(src, "copy_blocks", "src", {dst.dtype()});
   if (block <= 0 || n_blocks <= 0) return;
@@ -188,8 +188,8 @@ double CudaBackend::sum_squares(const Tensor& x) {
   if (n == 0) return 0.0;
   const unsigned blocks = grid_for(n, kThreads);
   // One buffer: [0] the result, [1..blocks] the partial sums (Tensor has no f64).
-  Tensor buf = Tensor::empty({static_cast<int64_t>((blocks + 1) * sizeof(double))}, DType::u8,
-                             Device::cuda);
+  Tensor buf =
+      Tensor::empty({static_cast<int64_t>((blocks + 1) * sizeof(double))}, DType::u8, Device::cuda);
   double* out = buf.data<double>();
   sum_squares_kernel<<<blocks, kThreads, 0, stream()>>>(out + 1, floats(x), n);
   CUDA_CHECK_LAUNCH();

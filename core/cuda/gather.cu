@@ -66,9 +66,15 @@ void copy_rows(const Tensor& dst, const Tensor& src, const Tensor& idx, int64_t 
                bool index_dst) {
   if (idx.numel() == 0 || d == 0) return;
   switch (dtype_size(dst.dtype())) {
-    case 1: launch_copy_rows<uint8_t>(dst, src, idx, d, rows, index_dst); break;
-    case 2: launch_copy_rows<uint16_t>(dst, src, idx, d, rows, index_dst); break;
-    default: launch_copy_rows<uint32_t>(dst, src, idx, d, rows, index_dst); break;
+    case 1:
+      launch_copy_rows<uint8_t>(dst, src, idx, d, rows, index_dst);
+      break;
+    case 2:
+      launch_copy_rows<uint16_t>(dst, src, idx, d, rows, index_dst);
+      break;
+    default:
+      launch_copy_rows<uint32_t>(dst, src, idx, d, rows, index_dst);
+      break;
   }
 }
 

@@ -9,7 +9,9 @@
 namespace condense::cuda {
 namespace {
 
-cudaDataType_t cuda_type(DType t) { return t == DType::bf16 ? CUDA_R_16BF : CUDA_R_32F; }
+cudaDataType_t cuda_type(DType t) {
+  return t == DType::bf16 ? CUDA_R_16BF : CUDA_R_32F;
+}
 
 int to_int(int64_t v, const char* what) {
   if (v < 0 || v > INT32_MAX) fail("cuda gemm: ", what, " = ", v, " does not fit cuBLAS's int");
@@ -41,12 +43,11 @@ void CudaBackend::gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float 
   }
   // CUBLAS_COMPUTE_32F is true fp32 for f32 operands (no TF32 unless asked for),
   // and fp32 accumulation of bf16 products on the tensor cores for bf16.
-  CUBLAS_CHECK(cublasGemmEx(cublas(), tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
-                            to_int(N, "N"), to_int(M, "M"), to_int(K, "K"), &alpha, B.raw(),
-                            cuda_type(B.dtype()), to_int(tb ? K : N, "ldb"), A.raw(),
-                            cuda_type(A.dtype()), to_int(ta ? M : K, "lda"), &beta, C.raw(),
-                            cuda_type(C.dtype()), to_int(N, "ldc"), CUBLAS_COMPUTE_32F,
-                            CUBLAS_GEMM_DEFAULT));
+  CUBLAS_CHECK(cublasGemmEx(
+      cublas(), tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, to_int(N, "N"),
+      to_int(M, "M"), to_int(K, "K"), &alpha, B.raw(), cuda_type(B.dtype()),
+      to_int(tb ? K : N, "ldb"), A.raw(), cuda_type(A.dtype()), to_int(ta ? M : K, "lda"), &beta,
+      C.raw(), cuda_type(C.dtype()), to_int(N, "ldc"), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 
 }  // namespace condense::cuda

@@ -112,14 +112,14 @@ void CudaBackend::rmsnorm_backward(const Tensor& dx, const Tensor& dw, const Ten
                                     cudaFuncAttributeMaxDynamicSharedMemorySize,
                                     static_cast<int>(shared)));
   // Two blocks per SM: enough rows in flight to hide latency, few partial rows to sum.
-  const int blocks = static_cast<int>(
-      std::min<int64_t>(n, int64_t{2} * device_props().multiProcessorCount));
+  const int blocks =
+      static_cast<int>(std::min<int64_t>(n, int64_t{2} * device_props().multiProcessorCount));
   Tensor partial = Tensor::empty({blocks, d}, DType::f32, Device::cuda);
   rmsnorm_backward_kernel<<<blocks, kThreads, shared, stream()>>>(
       floats(dx), partial.f32(), floats(dy), floats(x), floats(w), rstd.f32(), n, d);
   CUDA_CHECK_LAUNCH();
   sum_partials_kernel<<<grid_for(d, kThreads), kThreads, 0, stream()>>>(dw.f32(), partial.f32(),
-                                                                         blocks, d);
+                                                                        blocks, d);
   CUDA_CHECK_LAUNCH();
 }
 

@@ -22,8 +22,14 @@ void Tape::record(std::function<void()> backward_step) {
 void Tape::backward(const Var& loss, float seed) {
   if (loss.value().numel() != 1)
     fail("backward: the loss must have one element, got shape ", shape_str(loss.shape()));
-  Tensor one = Tensor::from_f32({seed}, loss.shape(), loss.value().device());
-  backend_for(one.device()).axpy(loss.grad_buffer(), 1.0f, one);
+  backward(loss, Tensor::from_f32({seed}, loss.shape(), loss.value().device()));
+}
+
+void Tape::backward(const Var& output, const Tensor& output_grad) {
+  if (output_grad.shape() != output.shape())
+    fail("backward: gradient ", shape_str(output_grad.shape()), " does not match output ",
+         shape_str(output.shape()));
+  backend_for(output_grad.device()).axpy(output.grad_buffer(), 1.0f, output_grad);
   for (auto it = steps_.rbegin(); it != steps_.rend(); ++it) (*it)();
   steps_.clear();
 }

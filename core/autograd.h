@@ -52,6 +52,9 @@ class Tape {
   // Seeds d(loss)/d(loss) = seed (loss must be a single element) and runs the
   // recorded steps in reverse. The tape is cleared afterwards.
   void backward(const Var& loss, float seed = 1.0f);
+  // The same from an output of any shape whose gradient is given (a pipeline
+  // stage, handed d(loss)/d(its output) by the next stage).
+  void backward(const Var& output, const Tensor& output_grad);
   void clear() { steps_.clear(); }
   size_t size() const { return steps_.size(); }
 

@@ -46,6 +46,26 @@ Tensor ones(const Shape& shape) {
   return Tensor::from_f32(std::vector<float>(static_cast<size_t>(numel_of(shape)), 1.0f), shape);
 }
 
+// Throws naming the first way `s` does not fit `c`.
+void check_shard(const LlamaConfig& c, const ModelShard& s) {
+  if (s.tp_size < 1 || s.tp_rank < 0 || s.tp_rank >= s.tp_size)
+    fail("model shard: tensor-parallel rank ", s.tp_rank, " is not in a group of ", s.tp_size);
+  if (s.tp_size > 1 && !s.tp)
+    fail("model shard: tensor parallelism over ", s.tp_size, " ranks needs communication hooks");
+  auto divides = [&](const char* what, int64_t n) {
+    if (n % s.tp_size)
+      fail("model shard: ", what, " ", n, " is not divisible by the tensor-parallel size ",
+           s.tp_size);
+  };
+  divides("n_heads", c.n_heads);
+  divides("n_kv_heads", c.n_kv_heads);
+  divides("ffn_dim", c.ffn_dim);
+  divides("vocab_size", c.vocab_size);
+  if (s.layer_begin < 0 || s.layer_begin >= s.layer_end || s.layer_end > c.n_layers)
+    fail("model shard: layers [", s.layer_begin, ",", s.layer_end, ") are not a range of the ",
+         c.n_layers, " layers");
+}
+
 }  // namespace
 
 Tensor default_positions(int64_t B, int64_t T, Device device) {
@@ -54,39 +74,52 @@ Tensor default_positions(int64_t B, int64_t T, Device device) {
   return Tensor::from_i32(p, {B, T}, device);
 }
 
-Llama::Llama(const LlamaConfig& config, uint64_t seed, Device device)
-    : config_(config), device_(Device::cpu) {
+Llama::Llama(const LlamaConfig& config, uint64_t seed, Device device, const ModelShard& shard)
+    : config_(config), device_(Device::cpu), shard_(shard) {
   config_.validate();
+  if (shard_.layer_end < 0) shard_.layer_end = config_.n_layers;
+  check_shard(config_, shard_);
   const int64_t D = config_.dim, Dh = config_.head_dim(), F = config_.ffn_dim;
   const int64_t H = config_.n_heads, Hkv = config_.n_kv_heads, V = config_.vocab_size;
   // GPT-2 style: residual-branch outputs get a smaller init so the residual
   // stream's variance does not grow with depth.
   const float std = 0.02f, res_std = 0.02f / std::sqrt(2.0f * config_.n_layers);
-  auto add = [&](const std::string& name, Tensor value) {
+  // A tensor-parallel rank keeps its block of the whole model's initial value, so
+  // every layout starts from the same weights. Column-parallel weights (q, k, v,
+  // gate, up, embedding, lm_head) split their rows (output features, vocabulary),
+  // row-parallel ones (o, down) their columns (input features).
+  auto add = [&](const std::string& name, Tensor full, int tp_dim) {
+    Tensor value =
+        tp_dim < 0 ? std::move(full) : shard_tensor(full, tp_dim, shard_.tp_rank, shard_.tp_size);
     Var v(std::move(value), true);
-    params_.push_back({name, v, true});
+    params_.push_back({name, v, true, tp_dim});
     return v;
   };
-  embed_ = add("model.embed_tokens.weight", normal_init({V, D}, std, seed, "model.embed_tokens"));
-  for (int64_t l = 0; l < config_.n_layers; ++l) {
+  auto embedding_init = [&] { return normal_init({V, D}, std, seed, "model.embed_tokens"); };
+  if (first_stage()) embed_ = add("model.embed_tokens.weight", embedding_init(), 0);
+  for (int64_t l = shard_.layer_begin; l < shard_.layer_end; ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
     Layer L;
-    L.attn_norm = add(p + "input_layernorm.weight", ones({D}));
-    L.wq = add(p + "self_attn.q_proj.weight", normal_init({H * Dh, D}, std, seed, p + "q"));
-    L.wk = add(p + "self_attn.k_proj.weight", normal_init({Hkv * Dh, D}, std, seed, p + "k"));
-    L.wv = add(p + "self_attn.v_proj.weight", normal_init({Hkv * Dh, D}, std, seed, p + "v"));
-    L.wo = add(p + "self_attn.o_proj.weight", normal_init({D, H * Dh}, res_std, seed, p + "o"));
-    L.mlp_norm = add(p + "post_attention_layernorm.weight", ones({D}));
-    L.w_gate = add(p + "mlp.gate_proj.weight", normal_init({F, D}, std, seed, p + "gate"));
-    L.w_up = add(p + "mlp.up_proj.weight", normal_init({F, D}, std, seed, p + "up"));
-    L.w_down = add(p + "mlp.down_proj.weight", normal_init({D, F}, res_std, seed, p + "down"));
+    L.attn_norm = add(p + "input_layernorm.weight", ones({D}), -1);
+    L.wq = add(p + "self_attn.q_proj.weight", normal_init({H * Dh, D}, std, seed, p + "q"), 0);
+    L.wk = add(p + "self_attn.k_proj.weight", normal_init({Hkv * Dh, D}, std, seed, p + "k"), 0);
+    L.wv = add(p + "self_attn.v_proj.weight", normal_init({Hkv * Dh, D}, std, seed, p + "v"), 0);
+    L.wo = add(p + "self_attn.o_proj.weight", normal_init({D, H * Dh}, res_std, seed, p + "o"), 1);
+    L.mlp_norm = add(p + "post_attention_layernorm.weight", ones({D}), -1);
+    L.w_gate = add(p + "mlp.gate_proj.weight", normal_init({F, D}, std, seed, p + "gate"), 0);
+    L.w_up = add(p + "mlp.up_proj.weight", normal_init({F, D}, std, seed, p + "up"), 0);
+    L.w_down = add(p + "mlp.down_proj.weight", normal_init({D, F}, res_std, seed, p + "down"), 1);
     layers_.push_back(L);
   }
-  final_norm_ = add("model.norm.weight", ones({D}));
-  if (config_.tie_embeddings)
-    lm_head_ = embed_;
-  else
-    lm_head_ = add("lm_head.weight", normal_init({V, D}, std, seed, "lm_head"));
+  if (last_stage()) {
+    final_norm_ = add("model.norm.weight", ones({D}), -1);
+    // A tied lm_head on a later pipeline stage than the embedding is a copy of it
+    // under the same name; parallel/ keeps the two copies' gradients summed.
+    if (config_.tie_embeddings)
+      lm_head_ = first_stage() ? embed_ : add("model.embed_tokens.weight", embedding_init(), 0);
+    else
+      lm_head_ = add("lm_head.weight", normal_init({V, D}, std, seed, "lm_head"), 0);
+  }
   if (device != Device::cpu) to(device);
 }
 
@@ -111,11 +144,38 @@ void Llama::to(Device device) {
   device_ = device;
 }
 
+void Llama::resize_vocab(int64_t vocab_size) {
+  const int64_t V = config_.vocab_size, D = config_.dim;
+  if (vocab_size < V)
+    fail("resize_vocab: cannot shrink the vocabulary from ", V, " to ", vocab_size);
+  if (vocab_size == V) return;
+  // A shard's rows would be a slice of the vocabulary: grow the whole model, then shard it.
+  if (shard_.tp_size != 1 || !first_stage() || !last_stage())
+    fail("resize_vocab: only a whole model can be resized, not a tensor/pipeline shard");
+  auto grow = [&](const Var& w) {
+    std::vector<float> rows = w.value().to_vector();
+    std::vector<double> mean(static_cast<size_t>(D), 0.0);
+    for (int64_t r = 0; r < V; ++r)
+      for (int64_t c = 0; c < D; ++c) mean[c] += rows[r * D + c];
+    rows.reserve(static_cast<size_t>(vocab_size * D));
+    for (int64_t r = V; r < vocab_size; ++r)
+      for (int64_t c = 0; c < D; ++c) rows.push_back(static_cast<float>(mean[c] / V));
+    w.set_value(Tensor::from_f32(rows, {vocab_size, D}, device_));
+    w.zero_grad();
+  };
+  grow(embed_);
+  if (!config_.tie_embeddings) grow(lm_head_);
+  config_.vocab_size = vocab_size;
+}
+
 Var Llama::block(Tape& tape, const Layer& L, size_t index, const Var& h, const ForwardArgs& args,
                  const Tensor& pos) const {
-  const int64_t B = h.dim(0), T = h.dim(1), H = config_.n_heads, Hkv = config_.n_kv_heads;
-  const int64_t Dh = config_.head_dim();
+  // A tensor-parallel shard computes its own heads and its slice of the MLP.
+  const int64_t B = h.dim(0), T = h.dim(1), H = config_.n_heads / shard_.tp_size;
+  const int64_t Hkv = config_.n_kv_heads / shard_.tp_size, Dh = config_.head_dim();
+  const TensorParallelHooks* tp = shard_.tp_size > 1 ? shard_.tp : nullptr;
   Var x = ops::rmsnorm(tape, h, L.attn_norm, config_.norm_eps);
+  if (tp) x = tp->copy_to_tp_region(tape, x);
   Var q = ops::reshape(tape, ops::linear(tape, x, L.wq), {B, T, H, Dh});
   Var k = ops::reshape(tape, ops::linear(tape, x, L.wk), {B, T, Hkv, Dh});
   Var v = ops::reshape(tape, ops::linear(tape, x, L.wv), {B, T, Hkv, Dh});
@@ -130,13 +190,24 @@ Var Llama::block(Tape& tape, const Layer& L, size_t index, const Var& h, const F
   }
   Var att = ops::attention(tape, q, keys, values, args.mask, 1.0f / std::sqrt(float(Dh)));
   Var o = ops::linear(tape, ops::reshape(tape, att, {B, T, H * Dh}), L.wo);
+  if (tp) o = tp->reduce_from_tp_region(tape, o);
   Var h2 = ops::add(tape, h, o);
   Var y = ops::rmsnorm(tape, h2, L.mlp_norm, config_.norm_eps);
+  if (tp) y = tp->copy_to_tp_region(tape, y);
   Var mlp = ops::swiglu(tape, ops::linear(tape, y, L.w_gate), ops::linear(tape, y, L.w_up));
-  return ops::add(tape, h2, ops::linear(tape, mlp, L.w_down));
+  Var down = ops::linear(tape, mlp, L.w_down);
+  if (tp) down = tp->reduce_from_tp_region(tape, down);
+  return ops::add(tape, h2, down);
 }
 
 Var Llama::hidden(Tape& tape, const ForwardArgs& args) const {
+  if (!first_stage() || !last_stage())
+    fail("model: this shard holds layers [", shard_.layer_begin, ",", shard_.layer_end, ") of ",
+         config_.n_layers, "; run it stage by stage");
+  return stage(tape, args, Var());
+}
+
+Var Llama::stage(Tape& tape, const ForwardArgs& args, const Var& input) const {
   if (args.ids.ndim() != 2 || args.ids.dtype() != DType::i32)
     fail("model input ids must be [B,T] i32, got ", shape_str(args.ids.shape()));
   const int64_t B = args.ids.dim(0), T = args.ids.dim(1);
@@ -148,18 +219,33 @@ Var Llama::hidden(Tape& tape, const ForwardArgs& args) const {
     fail("key/value prefix has ", args.prefix->size(), " layers, the model has ",
          config_.n_layers);
   if (args.kv_out) args.kv_out->assign(static_cast<size_t>(config_.n_layers), LayerKV{});
-  Var h = ops::embedding(tape, embed_, args.ids);
-  if (args.embed_rows.defined() && args.embed_rows.numel() > 0) {
-    Var flat = ops::reshape(tape, h, {B * T, config_.dim});
-    h = ops::reshape(tape, ops::replace_rows(tape, flat, args.embed_rows, args.embed_values),
-                     {B, T, config_.dim});
+  Var h;
+  if (first_stage()) {
+    h = shard_.tp_size > 1
+            ? shard_.tp->vocab_parallel_embedding(tape, embed_, args.ids, vocab_begin())
+            : ops::embedding(tape, embed_, args.ids);
+    if (args.embed_rows.defined() && args.embed_rows.numel() > 0) {
+      Var flat = ops::reshape(tape, h, {B * T, config_.dim});
+      h = ops::reshape(tape, ops::replace_rows(tape, flat, args.embed_rows, args.embed_values),
+                       {B, T, config_.dim});
+    }
+  } else {
+    if (!input.defined() || input.shape() != Shape{B, T, config_.dim})
+      fail("model stage from layer ", shard_.layer_begin, ": input ",
+           input.defined() ? shape_str(input.shape()) : "missing", ", expected ",
+           shape_str({B, T, config_.dim}));
+    h = input;
   }
-  for (size_t l = 0; l < layers_.size(); ++l) h = block(tape, layers_[l], l, h, args, pos);
-  return ops::rmsnorm(tape, h, final_norm_, config_.norm_eps);
+  for (size_t i = 0; i < layers_.size(); ++i)
+    h = block(tape, layers_[i], static_cast<size_t>(shard_.layer_begin) + i, h, args, pos);
+  return last_stage() ? ops::rmsnorm(tape, h, final_norm_, config_.norm_eps) : h;
 }
 
 Var Llama::logits(Tape& tape, const Var& hidden) const {
-  return ops::linear(tape, hidden, lm_head_);
+  if (!last_stage()) fail("model: logits on a stage without the last layer");
+  // Every tensor-parallel rank computes its vocabulary slice of the logits.
+  const Var x = shard_.tp_size > 1 ? shard_.tp->copy_to_tp_region(tape, hidden) : hidden;
+  return ops::linear(tape, x, lm_head_);
 }
 
 }  // namespace condense

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/autograd.h"
+#include "core/model_shard.h"
 
 namespace condense {
 
@@ -41,6 +42,8 @@ struct Param {
   std::string name;  // Hugging Face name, e.g. model.layers.3.self_attn.q_proj.weight
   Var var;
   bool trainable = true;
+  // The dimension split across tensor-parallel ranks (-1: every rank holds all of it).
+  int tp_dim = -1;
 };
 
 // Keys (after RoPE, or unrotated where a method says so) and values of one layer.
@@ -70,7 +73,11 @@ class Llama {
  public:
   // Parameters initialised from `seed`: each from its own generator seeded by
   // (seed, name), so a shard can be initialised to the same values as the whole.
-  Llama(const LlamaConfig& config, uint64_t seed, Device device = Device::cpu);
+  // A shard (core/model_shard.h) holds its tensor-parallel slice of its layers,
+  // the embedding when it has the first layer and the final norm and lm_head when
+  // it has the last; parameters keep their Hugging Face names.
+  Llama(const LlamaConfig& config, uint64_t seed, Device device = Device::cpu,
+        const ModelShard& shard = {});
 
   const LlamaConfig& config() const { return config_; }
   Device device() const { return device_; }
@@ -79,14 +86,31 @@ class Llama {
   Param& param(const std::string& name);
   int64_t num_params(bool include_embedding = true) const;
 
-  // Final-norm hidden states [B,T,D].
+  const ModelShard& shard() const { return shard_; }
+  bool first_stage() const { return shard_.layer_begin == 0; }
+  bool last_stage() const { return shard_.layer_end == config_.n_layers; }
+  // The first vocabulary row of this shard's embedding and lm_head.
+  int64_t vocab_begin() const { return config_.vocab_size / shard_.tp_size * shard_.tp_rank; }
+
+  // Final-norm hidden states [B,T,D] (a shard holding every layer).
   Var hidden(Tape& tape, const ForwardArgs& args) const;
-  // hidden [B,T,D] -> logits [B,T,V].
+  // This shard's part of the forward pass: token embeddings on the first stage,
+  // else `input` [B,T,D] from the previous stage; its layers; the final norm on
+  // the last stage. Layer indices in `args` (prefix, kv_out) are the model's.
+  Var stage(Tape& tape, const ForwardArgs& args, const Var& input) const;
+  // hidden [B,T,D] -> logits [B,T,V] (a tensor-parallel shard: its vocabulary
+  // slice [B,T,V/tp], for a vocab-parallel loss).
   Var logits(Tape& tape, const Var& hidden) const;
   Var forward(Tape& tape, const ForwardArgs& args) const { return logits(tape, hidden(tape, args)); }
 
   // Moves all parameters to `device` (values copied; gradients dropped).
   void to(Device device);
+
+  // Grows the vocabulary to `vocab_size` (new special tokens such as <GIST>): the
+  // embedding and lm_head get new rows set to the mean of their existing rows, so a
+  // pretrained model sees the new token as an "average" token instead of noise.
+  // Gradients are dropped; build the optimizer after resizing.
+  void resize_vocab(int64_t vocab_size);
 
  private:
   struct Layer {
@@ -97,6 +121,7 @@ class Llama {
 
   LlamaConfig config_;
   Device device_;
+  ModelShard shard_;
   Var embed_, final_norm_, lm_head_;
   std::vector<Layer> layers_;
   std::vector<Param> params_;

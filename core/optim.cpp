@@ -33,8 +33,12 @@ double grad_norm(const std::vector<Param>& params) {
 }
 
 float AdamW::step(float grad_scale) {
+  return step(grad_scale, grad_norm(params_));
+}
+
+float AdamW::step(float grad_scale, double global_norm) {
   ++step_;
-  const double norm = grad_norm(params_) * grad_scale;
+  const double norm = global_norm * grad_scale;
   float scale = grad_scale;
   if (cfg_.grad_clip > 0 && norm > cfg_.grad_clip)
     scale *= static_cast<float>(cfg_.grad_clip / (norm + 1e-6));

@@ -36,6 +36,10 @@ class AdamW {
   // step. grad_scale multiplies every gradient first (1/accumulation steps).
   // Returns the global gradient norm before clipping.
   float step(float grad_scale = 1.0f);
+  // The same with the norm of gradients spread over several ranks (parallel/
+  // sums their squares across the grid): `global_norm` is the norm of all the
+  // gradients before grad_scale.
+  float step(float grad_scale, double global_norm);
   void zero_grad();
   int64_t steps_done() const { return step_; }
   void set_steps_done(int64_t s) { step_ = s; }

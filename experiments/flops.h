@@ -9,12 +9,18 @@
 
 namespace condense::exp {
 
-inline double train_flops_per_step(const Llama& m, int64_t batch, int64_t seq) {
+// `params_without_embedding`: the whole model's parameters except the input
+// embedding table (a sharded model counts them across its ranks).
+inline double train_flops_per_step(const LlamaConfig& c, int64_t params_without_embedding,
+                                   int64_t batch, int64_t seq) {
   const double tokens = static_cast<double>(batch) * seq;
-  const LlamaConfig& c = m.config();
-  const double n = static_cast<double>(m.num_params(false)) +
+  const double n = static_cast<double>(params_without_embedding) +
                    (c.tie_embeddings ? static_cast<double>(c.vocab_size) * c.dim : 0.0);
   return 6.0 * n * tokens + 6.0 * 2.0 * batch * double(seq) * seq * c.dim * c.n_layers;
+}
+
+inline double train_flops_per_step(const Llama& m, int64_t batch, int64_t seq) {
+  return train_flops_per_step(m.config(), m.num_params(false), batch, seq);
 }
 
 }  // namespace condense::exp

@@ -4,9 +4,6 @@
 
 #include "core/error.h"
 #include "experiments/cli.h"
-#ifdef CONDENSE_HAVE_CUDA
-#include "core/cuda/cuda_backend.h"
-#endif
 
 namespace {
 
@@ -60,11 +57,6 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-#ifdef CONDENSE_HAVE_CUDA
-    // Installs the CUDA backend when a GPU is present; without one, --device cuda
-    // is refused with a message (experiments/device.h).
-    condense::cuda::register_backend();
-#endif
     return cmd->run(condense::cli::Args(argv + 1 + consumed, argv + argc));
   } catch (const condense::Error& e) {
     std::cerr << "condense: error: " << e.what() << "\n";

@@ -62,4 +62,15 @@ void add_train_options(po::options_description& desc, TrainLoopOptions& t) {
       "resume", po::bool_switch(&t.resume), "continue the run in run.dir from its last checkpoint");
 }
 
+void add_parallel_options(po::options_description& desc, ParallelLayoutOptions& p) {
+  desc.add_options()("tp", po::value(&p.tp)->default_value(p.tp),
+                     "tensor-parallel ranks (heads, kv-heads, ffn dim and vocabulary split)")(
+      "pp", po::value(&p.pp)->default_value(p.pp), "pipeline stages (layers split)")(
+      "micro-batches", po::value(&p.micro_batches)->default_value(p.micro_batches),
+      "micro-batches per batch and data-parallel rank (1F1B pipeline schedule)")(
+      "zero1", po::bool_switch(&p.zero1), "shard AdamW moments across data-parallel ranks")(
+      "comm-timeout", po::value(&p.comm_timeout)->default_value(p.comm_timeout),
+      "seconds a rank waits for another before ending the job");
+}
+
 }  // namespace condense::exp

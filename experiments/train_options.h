@@ -27,8 +27,21 @@ struct TrainLoopOptions {
   bool resume = false;
 };
 
+// How a run spreads over the ranks mpirun/srun started (parallel/): tensor- and
+// pipeline-parallel sizes; the rest of the ranks are data-parallel.
+struct ParallelLayoutOptions {
+  int tp = 1;
+  int pp = 1;
+  int micro_batches = 1;      // per batch and data-parallel rank (pipeline)
+  bool zero1 = false;         // shard AdamW moments across data-parallel ranks
+  double comm_timeout = 300;  // seconds a rank waits for another before ending the job
+  // Whether any option asks for the parallel engine.
+  bool requested() const { return tp > 1 || pp > 1 || micro_batches > 1 || zero1; }
+};
+
 void add_model_options(cli::po::options_description& desc, LlamaConfig& m);
 void add_optim_options(cli::po::options_description& desc, AdamWConfig& o);
 void add_train_options(cli::po::options_description& desc, TrainLoopOptions& t);
+void add_parallel_options(cli::po::options_description& desc, ParallelLayoutOptions& p);
 
 }  // namespace condense::exp

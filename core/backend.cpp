@@ -11,7 +11,9 @@ void set_backend(Device device, Backend* backend) {
   if (device == Device::cuda) cuda_backend = backend;
 }
 
-bool device_available(Device device) { return device == Device::cpu || cuda_backend != nullptr; }
+bool device_available(Device device) {
+  return device == Device::cpu || cuda_backend != nullptr;
+}
 
 Backend& backend_for(Device device) {
   if (device == Device::cpu) return cpu_backend();

@@ -62,13 +62,12 @@ class Backend {
 
   // Per-row softmax cross-entropy. logits [N,V], targets [N] i32; rows whose target
   // is ignore_index get loss 0. losses [N], lse [N].
-  virtual void cross_entropy_forward(const Tensor& losses, const Tensor& lse,
-                                     const Tensor& logits, const Tensor& targets,
-                                     int ignore_index) = 0;
+  virtual void cross_entropy_forward(const Tensor& losses, const Tensor& lse, const Tensor& logits,
+                                     const Tensor& targets, int ignore_index) = 0;
   // dlogits (accumulate) += scale * (softmax - onehot) on non-ignored rows.
   virtual void cross_entropy_backward(const Tensor& dlogits, const Tensor& logits,
-                                      const Tensor& lse, const Tensor& targets,
-                                      int ignore_index, float scale) = 0;
+                                      const Tensor& lse, const Tensor& targets, int ignore_index,
+                                      float scale) = 0;
 
   // Elementwise, any shape with equal numel.
   virtual void add(const Tensor& out, const Tensor& a, const Tensor& b) = 0;

@@ -31,9 +31,9 @@ template <typename... Args>
 }  // namespace condense
 
 // Internal invariant: a failure here is a bug in condense, so it names file:line.
-#define CONDENSE_ASSERT(cond, ...)                                                       \
-  do {                                                                                   \
-    if (!(cond))                                                                         \
-      ::condense::fail(__FILE__, ":", __LINE__, ": assertion `" #cond "` failed: ", \
-                       ##__VA_ARGS__);                                                   \
+#define CONDENSE_ASSERT(cond, ...)                                         \
+  do {                                                                     \
+    if (!(cond))                                                           \
+      ::condense::fail(__FILE__, ":", __LINE__,                            \
+                       ": assertion `" #cond "` failed: ", ##__VA_ARGS__); \
   } while (0)

@@ -118,7 +118,8 @@ void File::write_raw(const std::string& name, const std::vector<int64_t>& dims, 
     std::vector<hsize_t> chunk(hd);
     // Chunk along the first axis to roughly 1 MiB.
     int64_t row = n / std::max<int64_t>(dims[0], 1);
-    chunk[0] = static_cast<hsize_t>(std::clamp<int64_t>((1 << 18) / std::max<int64_t>(row, 1), 1, dims[0]));
+    chunk[0] = static_cast<hsize_t>(
+        std::clamp<int64_t>((1 << 18) / std::max<int64_t>(row, 1), 1, dims[0]));
     H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data());
     H5Pset_fletcher32(dcpl.get());
   }
@@ -149,17 +150,16 @@ void File::read_raw(const std::string& name, hid_t type, void* out, size_t elem_
     fail(path_, ": cannot read dataset ", name, " (corrupt or truncated file?)");
 }
 
-#define CONDENSE_H5_READ(fn, T, H5T)                                                     \
-  std::vector<T> File::fn(const std::string& name, const std::vector<int64_t>& expect)   \
-      const {                                                                            \
-    std::vector<int64_t> dims = shape(name);                                             \
-    if (!expect.empty() && dims != expect)                                               \
-      fail(path_, ": dataset ", name, " has shape ", shape_str(dims), ", expected ",     \
-           shape_str(expect));                                                           \
-    size_t n = std::accumulate(dims.begin(), dims.end(), size_t{1}, std::multiplies<>()); \
-    std::vector<T> out(n);                                                               \
-    read_raw(name, H5T, out.data(), n);                                          \
-    return out;                                                                          \
+#define CONDENSE_H5_READ(fn, T, H5T)                                                           \
+  std::vector<T> File::fn(const std::string& name, const std::vector<int64_t>& expect) const { \
+    std::vector<int64_t> dims = shape(name);                                                   \
+    if (!expect.empty() && dims != expect)                                                     \
+      fail(path_, ": dataset ", name, " has shape ", shape_str(dims), ", expected ",           \
+           shape_str(expect));                                                                 \
+    size_t n = std::accumulate(dims.begin(), dims.end(), size_t{1}, std::multiplies<>());      \
+    std::vector<T> out(n);                                                                     \
+    read_raw(name, H5T, out.data(), n);                                                        \
+    return out;                                                                                \
   }
 CONDENSE_H5_READ(read_f32, float, H5T_NATIVE_FLOAT)
 CONDENSE_H5_READ(read_i32, int32_t, H5T_NATIVE_INT32)
@@ -212,8 +212,8 @@ void File::write_strings(const std::string& name, const std::vector<std::string>
   H5Tset_cset(type.get(), H5T_CSET_UTF8);
   hsize_t n = values.size();
   Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
-  Handle ds(H5Dcreate2(file_.get(), name.c_str(), type.get(), space.get(), H5P_DEFAULT,
-                       H5P_DEFAULT, H5P_DEFAULT),
+  Handle ds(H5Dcreate2(file_.get(), name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT,
+                       H5P_DEFAULT),
             H5Dclose);
   if (!ds.valid()) fail(path_, ": cannot create string dataset ", name);
   std::vector<const char*> ptrs(values.size());
@@ -230,8 +230,7 @@ std::vector<std::string> File::read_strings(const std::string& name) const {
   std::vector<int64_t> dims = shape(name);
   if (dims.size() != 1) fail(path_, ": ", name, " is not a 1-D string dataset");
   std::vector<char*> ptrs(static_cast<size_t>(dims[0]), nullptr);
-  if (dims[0] > 0 &&
-      H5Dread(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) < 0)
+  if (dims[0] > 0 && H5Dread(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) < 0)
     fail(path_, ": cannot read string dataset ", name);
   std::vector<std::string> out;
   out.reserve(ptrs.size());
@@ -261,9 +260,9 @@ void File::set_attr(const std::string& obj, const std::string& key, int64_t valu
   Handle o = open_object(obj);
   if (H5Aexists(o.get(), key.c_str()) > 0) H5Adelete(o.get(), key.c_str());
   Handle space(H5Screate(H5S_SCALAR), H5Sclose);
-  Handle a(H5Acreate2(o.get(), key.c_str(), H5T_NATIVE_INT64, space.get(), H5P_DEFAULT,
-                      H5P_DEFAULT),
-           H5Aclose);
+  Handle a(
+      H5Acreate2(o.get(), key.c_str(), H5T_NATIVE_INT64, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+      H5Aclose);
   if (!a.valid() || H5Awrite(a.get(), H5T_NATIVE_INT64, &value) < 0)
     fail(path_, ": cannot write attribute ", obj, "@", key);
 }
@@ -272,9 +271,9 @@ void File::set_attr(const std::string& obj, const std::string& key, double value
   Handle o = open_object(obj);
   if (H5Aexists(o.get(), key.c_str()) > 0) H5Adelete(o.get(), key.c_str());
   Handle space(H5Screate(H5S_SCALAR), H5Sclose);
-  Handle a(H5Acreate2(o.get(), key.c_str(), H5T_NATIVE_DOUBLE, space.get(), H5P_DEFAULT,
-                      H5P_DEFAULT),
-           H5Aclose);
+  Handle a(
+      H5Acreate2(o.get(), key.c_str(), H5T_NATIVE_DOUBLE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+      H5Aclose);
   if (!a.valid() || H5Awrite(a.get(), H5T_NATIVE_DOUBLE, &value) < 0)
     fail(path_, ": cannot write attribute ", obj, "@", key);
 }
@@ -334,10 +333,12 @@ std::vector<std::string> File::children(const std::string& group) const {
     return 0;
   };
   H5Literate_by_name(file_.get(), group.c_str(), H5_INDEX_NAME, H5_ITER_INC, nullptr, cb, &names,
-                      H5P_DEFAULT);
+                     H5P_DEFAULT);
   return names;
 }
 
-void File::flush() { H5Fflush(file_.get(), H5F_SCOPE_GLOBAL); }
+void File::flush() {
+  H5Fflush(file_.get(), H5F_SCOPE_GLOBAL);
+}
 
 }  // namespace condense::h5

@@ -45,10 +45,14 @@ class File {
   void write(const std::string& name, const std::vector<int64_t>& dims, const int64_t* data);
   void write(const std::string& name, const std::vector<int64_t>& dims, const uint8_t* data);
   // Reads a whole dataset; throws if its shape differs from `expect` (when given).
-  std::vector<float> read_f32(const std::string& name, const std::vector<int64_t>& expect = {}) const;
-  std::vector<int32_t> read_i32(const std::string& name, const std::vector<int64_t>& expect = {}) const;
-  std::vector<int64_t> read_i64(const std::string& name, const std::vector<int64_t>& expect = {}) const;
-  std::vector<uint8_t> read_u8(const std::string& name, const std::vector<int64_t>& expect = {}) const;
+  std::vector<float> read_f32(const std::string& name,
+                              const std::vector<int64_t>& expect = {}) const;
+  std::vector<int32_t> read_i32(const std::string& name,
+                                const std::vector<int64_t>& expect = {}) const;
+  std::vector<int64_t> read_i64(const std::string& name,
+                                const std::vector<int64_t>& expect = {}) const;
+  std::vector<uint8_t> read_u8(const std::string& name,
+                               const std::vector<int64_t>& expect = {}) const;
   // Reads rows [begin, end) of the first dimension of a 1-D or 2-D dataset.
   std::vector<int32_t> read_i32_rows(const std::string& name, int64_t begin, int64_t end) const;
   std::vector<int64_t> read_i64_rows(const std::string& name, int64_t begin, int64_t end) const;

@@ -7,7 +7,9 @@
 namespace condense::ops {
 namespace {
 
-Backend& be(const Tensor& t) { return backend_for(t.device()); }
+Backend& be(const Tensor& t) {
+  return backend_for(t.device());
+}
 
 bool needs_grad(const Tape& tape, std::initializer_list<const Var*> inputs) {
   if (!tape.enabled()) return false;
@@ -20,7 +22,9 @@ Var make_output(const Tape& tape, Tensor value, std::initializer_list<const Var*
   return Var(std::move(value), needs_grad(tape, inputs));
 }
 
-Tensor empty_like(const Tensor& t) { return Tensor::empty(t.shape(), t.dtype(), t.device()); }
+Tensor empty_like(const Tensor& t) {
+  return Tensor::empty(t.shape(), t.dtype(), t.device());
+}
 
 Shape with_last(Shape s, int64_t last) {
   s.back() = last;
@@ -81,10 +85,10 @@ Var rmsnorm(Tape& tape, const Var& x, const Var& w, float eps) {
     tape.record([x, w, y, rstd] {
       if (!y.grad().defined()) return;
       // Unneeded gradients go to scratch buffers so the backend has one code path.
-      Tensor dx = x.requires_grad() ? x.grad_buffer() : Tensor::zeros(x.shape(), DType::f32,
-                                                                       x.value().device());
-      Tensor dw = w.requires_grad() ? w.grad_buffer() : Tensor::zeros(w.shape(), DType::f32,
-                                                                       w.value().device());
+      Tensor dx = x.requires_grad() ? x.grad_buffer()
+                                    : Tensor::zeros(x.shape(), DType::f32, x.value().device());
+      Tensor dw = w.requires_grad() ? w.grad_buffer()
+                                    : Tensor::zeros(w.shape(), DType::f32, w.value().device());
       be(dx).rmsnorm_backward(dx, dw, y.grad(), x.value(), w.value(), rstd);
     });
   return y;
@@ -123,8 +127,8 @@ Var attention(Tape& tape, const Var& q, const Var& k, const Var& v, const Tensor
         return t.requires_grad() ? t.grad_buffer()
                                  : Tensor::zeros(t.shape(), DType::f32, t.value().device());
       };
-      be(lse).attention_backward(buf(q), buf(k), buf(v), y.grad(), q.value(), k.value(),
-                                 v.value(), y.value(), lse, mask, scale);
+      be(lse).attention_backward(buf(q), buf(k), buf(v), y.grad(), q.value(), k.value(), v.value(),
+                                 y.value(), lse, mask, scale);
     });
   return y;
 }
@@ -215,8 +219,7 @@ Var reshape(Tape& tape, const Var& x, const Shape& shape) {
   Var y = make_output(tape, x.value().reshape(shape), {&x});
   if (y.requires_grad())
     tape.record([x, y] {
-      if (y.grad().defined())
-        be(y.grad()).axpy(x.grad_buffer(), 1.0f, y.grad().reshape(x.shape()));
+      if (y.grad().defined()) be(y.grad()).axpy(x.grad_buffer(), 1.0f, y.grad().reshape(x.shape()));
     });
   return y;
 }
@@ -245,8 +248,9 @@ Var concat(Tape& tape, const std::vector<Var>& xs, int dim) {
     s[d] = 0;
     Shape ref = out_shape;
     ref[d] = 0;
-    if (s != ref) fail("concat: shapes ", shape_str(xs[0].shape()), " and ", shape_str(x.shape()),
-                       " differ outside dimension ", dim);
+    if (s != ref)
+      fail("concat: shapes ", shape_str(xs[0].shape()), " and ", shape_str(x.shape()),
+           " differ outside dimension ", dim);
     out_shape[d] += x.dim(d);
   }
   Tensor out = Tensor::empty(out_shape, xs[0].value().dtype(), xs[0].value().device());
@@ -338,6 +342,8 @@ Var replace_rows(Tape& tape, const Var& x, const Tensor& idx, const Var& values)
   return y;
 }
 
-Var detach(const Var& x) { return Var(x.value(), false); }
+Var detach(const Var& x) {
+  return Var(x.value(), false);
+}
 
 }  // namespace condense::ops

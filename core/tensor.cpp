@@ -4,30 +4,41 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <unordered_map>
 
 namespace condense {
 
 size_t dtype_size(DType t) {
   switch (t) {
-    case DType::f32: return 4;
-    case DType::bf16: return 2;
-    case DType::i32: return 4;
-    case DType::u8: return 1;
+    case DType::f32:
+      return 4;
+    case DType::bf16:
+      return 2;
+    case DType::i32:
+      return 4;
+    case DType::u8:
+      return 1;
   }
   return 0;
 }
 
 const char* dtype_name(DType t) {
   switch (t) {
-    case DType::f32: return "f32";
-    case DType::bf16: return "bf16";
-    case DType::i32: return "i32";
-    case DType::u8: return "u8";
+    case DType::f32:
+      return "f32";
+    case DType::bf16:
+      return "bf16";
+    case DType::i32:
+      return "i32";
+    case DType::u8:
+      return "u8";
   }
   return "?";
 }
 
-const char* device_name(Device d) { return d == Device::cpu ? "cpu" : "cuda"; }
+const char* device_name(Device d) {
+  return d == Device::cpu ? "cpu" : "cuda";
+}
 
 std::string shape_str(const Shape& s) {
   std::string out = "[";
@@ -46,28 +57,47 @@ int64_t numel_of(const Shape& s) {
 
 namespace {
 
-// Host memory cached by exact size: a training step asks for the same sizes every
-// step, so after the first step every request is a hit and malloc is never called.
+// Bucket sizes as the CUDA allocator's (core/cuda/allocator.cpp): multiples of 512 B
+// below 1 MiB; above, four buckets per power of two (at most 25% padding).
+size_t host_bucket_size(size_t bytes) {
+  constexpr size_t kSmallStep = 512, kLarge = size_t{1} << 20;
+  if (bytes < kLarge)
+    return (std::max<size_t>(bytes, 1) + kSmallStep - 1) / kSmallStep * kSmallStep;
+  const size_t step = size_t{1} << (63 - __builtin_clzll(bytes) - 2);  // 2^msb / 4
+  return (bytes + step - 1) / step * step;
+}
+
+// Host memory cached for reuse: a training step asks for the same sizes every step,
+// so after the first step every request is a hit and malloc is never called. A
+// request takes the smallest free block of at least its bucket size and at most
+// twice it, so shapes that vary from step to step (variable-length batches, a
+// key/value cache growing by one token per decoding step) reuse each other's blocks;
+// cached by exact size, every new size would hold memory of its own forever (GBs
+// within a few hundred variable-length training steps).
 class CpuAllocator final : public DeviceAllocator {
  public:
   void* allocate(size_t bytes) override {
+    const size_t size = host_bucket_size(bytes);
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = free_.find(bytes);
-    if (it != free_.end()) {
+    auto it = free_.lower_bound(size);
+    if (it != free_.end() && it->first <= 2 * size) {
       void* p = it->second;
+      block_size_[p] = it->first;
       free_.erase(it);
       return p;
     }
-    // 64-byte alignment for AVX-512 loads and whole cache lines.
-    size_t rounded = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
-    void* p = std::aligned_alloc(64, rounded);
+    // 64-byte alignment for AVX-512 loads and whole cache lines (buckets are multiples of 512).
+    void* p = std::aligned_alloc(64, size);
     if (!p) fail("out of host memory allocating ", bytes, " bytes");
-    held_ += bytes;
+    held_ += size;
+    block_size_[p] = size;
     return p;
   }
-  void release(void* ptr, size_t bytes) override {
+  void release(void* ptr, size_t) override {
     std::lock_guard<std::mutex> lock(mu_);
-    free_.emplace(bytes, ptr);
+    auto it = block_size_.find(ptr);
+    free_.emplace(it->second, ptr);
+    block_size_.erase(it);
   }
   void copy_to_host(void* dst, const void* src, size_t bytes) override {
     if (bytes) std::memcpy(dst, src, bytes);
@@ -89,6 +119,7 @@ class CpuAllocator final : public DeviceAllocator {
  private:
   std::mutex mu_;
   std::multimap<size_t, void*> free_;
+  std::unordered_map<void*, size_t> block_size_;  // blocks in use -> their real size
   size_t held_ = 0;
 };
 
@@ -119,13 +150,17 @@ DeviceAllocator& allocator_for(Device device) {
   return *cuda_allocator;
 }
 
-size_t cpu_allocator_bytes_in_use() { return cpu_allocator().held(); }
+size_t cpu_allocator_bytes_in_use() {
+  return cpu_allocator().held();
+}
 
 Storage::Storage(size_t nbytes, Device dev) : bytes(nbytes), device(dev) {
   data = allocator_for(dev).allocate(nbytes);
 }
 
-Storage::~Storage() { allocator_for(device).release(data, bytes); }
+Storage::~Storage() {
+  allocator_for(device).release(data, bytes);
+}
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   for (int64_t d : shape)
@@ -133,8 +168,8 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   Tensor t;
   t.shape_ = shape;
   t.dtype_ = dtype;
-  t.storage_ = std::make_shared<Storage>(static_cast<size_t>(numel_of(shape)) * dtype_size(dtype),
-                                         device);
+  t.storage_ =
+      std::make_shared<Storage>(static_cast<size_t>(numel_of(shape)) * dtype_size(dtype), device);
   return t;
 }
 
@@ -203,10 +238,18 @@ std::vector<float> Tensor::to_vector() const {
   std::vector<float> out(static_cast<size_t>(numel()));
   for (size_t i = 0; i < out.size(); ++i) {
     switch (dtype_) {
-      case DType::f32: out[i] = host.data<float>()[i]; break;
-      case DType::bf16: out[i] = bf16_to_f32(host.data<uint16_t>()[i]); break;
-      case DType::i32: out[i] = static_cast<float>(host.data<int32_t>()[i]); break;
-      case DType::u8: out[i] = host.data<uint8_t>()[i]; break;
+      case DType::f32:
+        out[i] = host.data<float>()[i];
+        break;
+      case DType::bf16:
+        out[i] = bf16_to_f32(host.data<uint16_t>()[i]);
+        break;
+      case DType::i32:
+        out[i] = static_cast<float>(host.data<int32_t>()[i]);
+        break;
+      case DType::u8:
+        out[i] = host.data<uint8_t>()[i];
+        break;
     }
   }
   return out;
@@ -224,8 +267,7 @@ void Tensor::zero_() const {
 
 void Tensor::check(DType want) const {
   if (!storage_) fail("use of an undefined tensor");
-  if (dtype_ != want)
-    fail("tensor of dtype ", dtype_name(dtype_), " used as ", dtype_name(want));
+  if (dtype_ != want) fail("tensor of dtype ", dtype_name(dtype_), " used as ", dtype_name(want));
 }
 
 }  // namespace condense

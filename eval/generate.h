@@ -26,7 +26,9 @@ class KVCache {
  public:
   explicit KVCache(int64_t n_layers) : layers_(static_cast<size_t>(n_layers)) {}
   const std::vector<LayerKV>& layers() const { return layers_; }
-  int64_t length() const { return layers_.empty() || !layers_[0].k.defined() ? 0 : layers_[0].k.dim(1); }
+  int64_t length() const {
+    return layers_.empty() || !layers_[0].k.defined() ? 0 : layers_[0].k.dim(1);
+  }
   // Appends the keys/values a forward pass produced (ForwardArgs::kv_out).
   void append(const std::vector<LayerKV>& fresh);
 

@@ -18,8 +18,10 @@ std::string value_text(const boost::any& v) {
   if (v.type() == typeid(float) || v.type() == typeid(double)) {
     std::ostringstream os;
     os.precision(9);
-    if (v.type() == typeid(float)) os << boost::any_cast<float>(v);
-    else os << boost::any_cast<double>(v);
+    if (v.type() == typeid(float))
+      os << boost::any_cast<float>(v);
+    else
+      os << boost::any_cast<double>(v);
     return os.str();
   }
   if (v.type() == typeid(std::vector<int>)) {
@@ -49,8 +51,8 @@ std::string value_text(const boost::any& v) {
 bool parse(const std::string& command, po::options_description desc, const Args& args,
            po::variables_map& vm) {
   std::string config_path;
-  desc.add_options()("help,h", "show this help")(
-      "config", po::value<std::string>(&config_path), "INI-style file of options");
+  desc.add_options()("help,h", "show this help")("config", po::value<std::string>(&config_path),
+                                                 "INI-style file of options");
   try {
     po::store(po::command_line_parser(args).options(desc).run(), vm);
     if (vm.count("help")) {

@@ -77,8 +77,8 @@ int bench_train(const cli::Args& args) {
   }
   const double tokens = static_cast<double>(p.batch * p.seq * steps);
   const double flops = exp::train_flops_per_step(model, p.batch, p.seq) * steps;
-  std::cout << "preset=" << preset_name << " params=" << model.num_params()
-            << " batch=" << p.batch << "x" << p.seq << " steps=" << steps << "\n";
+  std::cout << "preset=" << preset_name << " params=" << model.num_params() << " batch=" << p.batch
+            << "x" << p.seq << " steps=" << steps << "\n";
   std::cout << "tok/s=" << tokens / seconds << " gflops=" << flops / seconds / 1e9 << std::endl;
   return 0;
 }

@@ -23,8 +23,9 @@ int eval_ppl(const cli::Args& args) {
       "data", cli::po::value(&data_path)->required(), "token dataset .h5")(
       "seq-len", cli::po::value(&seq_len)->default_value(256), "tokens per window")(
       "batch-size", cli::po::value(&batch_size)->default_value(8), "windows per forward pass")(
-      "max-batches", cli::po::value(&max_batches)->default_value(0), "stop after this many (0: all)")(
-      "device", cli::po::value(&device_name)->default_value("cpu"), "cpu or cuda");
+      "max-batches", cli::po::value(&max_batches)->default_value(0),
+      "stop after this many (0: all)")("device", cli::po::value(&device_name)->default_value("cpu"),
+                                       "cpu or cuda");
   cli::po::variables_map vm;
   if (!cli::parse("eval ppl", desc, args, vm)) return 0;
   const Device device = exp::parse_device(device_name);
@@ -40,8 +41,8 @@ int eval_ppl(const cli::Args& args) {
   if (max_batches > 0) n_batches = std::min(n_batches, max_batches);
   for (int64_t b = 0; b < n_batches; ++b) {
     const data::TokenBatch batch = windows.batch(b, batch_size);
-    Var logits = model.forward(
-        no_grad, ForwardArgs::tokens(Tensor::from_i32(batch.inputs, {batch.rows, batch.T}, device)));
+    Var logits = model.forward(no_grad, ForwardArgs::tokens(Tensor::from_i32(
+                                            batch.inputs, {batch.rows, batch.T}, device)));
     const std::vector<float> rows =
         ops::cross_entropy_rows(logits.value(),
                                 Tensor::from_i32(batch.targets, {batch.rows, batch.T}, device))

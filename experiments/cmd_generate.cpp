@@ -34,8 +34,7 @@ int generate(const cli::Args& args) {
   // llama2.c-trained models use BOS as the story separator; stop on it and on EOS.
   cfg.stop_ids = {tok.bos_id(), tok.eos_id()};
   std::vector<int32_t> fresh = eval::generate(model, ids, cfg);
-  if (!fresh.empty() &&
-      (fresh.back() == tok.bos_id() || fresh.back() == tok.eos_id()))
+  if (!fresh.empty() && (fresh.back() == tok.bos_id() || fresh.back() == tok.eos_id()))
     fresh.pop_back();
   ids.insert(ids.end(), fresh.begin(), fresh.end());
   std::cout << tok.decode(ids) << std::endl;

@@ -29,9 +29,9 @@ int import_llama2c(const cli::Args& args) {
   CheckpointMeta meta;
   meta.config_text = "# imported from llama2.c: " + model_path + "\n";
   save_checkpoint(out_dir + "/model.h5", model, nullptr, meta);
-  std::cerr << "imported " << model.num_params() << " parameters ("
-            << model.config().n_layers << " layers, dim " << model.config().dim << ", vocab "
-            << model.config().vocab_size << ") into " << out_dir << "\n";
+  std::cerr << "imported " << model.num_params() << " parameters (" << model.config().n_layers
+            << " layers, dim " << model.config().dim << ", vocab " << model.config().vocab_size
+            << ") into " << out_dir << "\n";
   return 0;
 }
 

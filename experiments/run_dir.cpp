@@ -28,7 +28,9 @@ std::string RunDir::checkpoint_path(int64_t step) const {
   return (fs::path(path_) / "checkpoints" / name).string();
 }
 
-std::string RunDir::latest_checkpoint() const { return exp::latest_checkpoint(path_); }
+std::string RunDir::latest_checkpoint() const {
+  return exp::latest_checkpoint(path_);
+}
 
 void RunDir::write_config(const std::string& text) const {
   const fs::path p = fs::path(path_) / "config.cfg";

@@ -23,10 +23,10 @@ const char* kDocumentedSample =
 TEST(Llama2c, GreedyFromBosReproducesTheDocumentedSample) {
   TempDir dir;
   const std::string model = dir.file("stories260K");
-  auto imp = run_condense({"import", "llama2c", "--model",
-                           source_path("tests/data/tinyllamas/stories260K.bin"), "--tokenizer",
-                           source_path("tests/data/tinyllamas/tok512.bin"), "--out", model},
-                          dir.path());
+  auto imp = run_condense(
+      {"import", "llama2c", "--model", source_path("tests/data/tinyllamas/stories260K.bin"),
+       "--tokenizer", source_path("tests/data/tinyllamas/tok512.bin"), "--out", model},
+      dir.path());
   ASSERT_EQ(imp.exit_code, 0) << imp.err;
   auto gen = run_condense({"generate", "--model", model, "--prompt", "", "--max-new-tokens", "256",
                            "--temperature", "0"},

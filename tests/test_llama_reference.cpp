@@ -26,8 +26,8 @@ void expect_close(const std::vector<float>& got, const std::vector<float>& want,
   double worst = 0;
   for (size_t i = 0; i < got.size(); ++i)
     worst = std::max(worst, std::abs(static_cast<double>(got[i]) - want[i]));
-  EXPECT_LE(worst, kRtol * std::max(scale, 1e-12)) << what << ": max abs error " << worst
-                                                   << " at scale " << scale;
+  EXPECT_LE(worst, kRtol * std::max(scale, 1e-12))
+      << what << ": max abs error " << worst << " at scale " << scale;
 }
 
 void run_case(const std::string& root) {
@@ -47,8 +47,8 @@ void run_case(const std::string& root) {
   const int64_t M = f.attr_int(cfg, "memory_len");
   Llama model(c, 0);
   for (Param& p : model.params())
-    p.var.set_value(Tensor::from_f32(f.read_f32(root + "/params/" + p.name, p.var.shape()),
-                                     p.var.shape()));
+    p.var.set_value(
+        Tensor::from_f32(f.read_f32(root + "/params/" + p.name, p.var.shape()), p.var.shape()));
   ForwardArgs args;
   args.ids = Tensor::from_i32(f.read_i32(root + "/inputs/ids", {B, T}), {B, T});
   args.pos = Tensor::from_i32(f.read_i32(root + "/inputs/pos", {B, T}), {B, T});
@@ -81,9 +81,13 @@ void run_case(const std::string& root) {
   }
 }
 
-TEST(LlamaReference, MaskedGqaWithMemoryPrefixMatchesTorch) { run_case(""); }
+TEST(LlamaReference, MaskedGqaWithMemoryPrefixMatchesTorch) {
+  run_case("");
+}
 
-TEST(LlamaReference, PlainCausalMatchesTorch) { run_case("/plain"); }
+TEST(LlamaReference, PlainCausalMatchesTorch) {
+  run_case("/plain");
+}
 
 }  // namespace
 }  // namespace condense

@@ -32,8 +32,8 @@ double probe(const Fn& fn, const std::vector<Var>& in, const std::vector<float>&
 }
 
 // Checks d(probe)/d(input) for every input flagged in `check`.
-void gradcheck(const Fn& fn, std::vector<Tensor> inputs, std::vector<bool> check,
-               double h = 1e-2, double rtol = 2e-2, double atol = 2e-3) {
+void gradcheck(const Fn& fn, std::vector<Tensor> inputs, std::vector<bool> check, double h = 1e-2,
+               double rtol = 2e-2, double atol = 2e-3) {
   std::mt19937 g(7);
   std::vector<Var> vars;
   for (size_t i = 0; i < inputs.size(); ++i) vars.emplace_back(inputs[i], check[i]);
@@ -80,9 +80,8 @@ TEST(Gradcheck, Embedding) {
 }
 
 TEST(Gradcheck, RmsNorm) {
-  gradcheck(
-      [](Tape& t, const std::vector<Var>& v) { return ops::rmsnorm(t, v[0], v[1], 1e-5f); },
-      {randn({3, 7}, gen), randn({7}, gen)}, {true, true}, 1e-2, 3e-2, 3e-3);
+  gradcheck([](Tape& t, const std::vector<Var>& v) { return ops::rmsnorm(t, v[0], v[1], 1e-5f); },
+            {randn({3, 7}, gen), randn({7}, gen)}, {true, true}, 1e-2, 3e-2, 3e-3);
 }
 
 TEST(Gradcheck, RopeAtExplicitPositions) {
@@ -137,18 +136,16 @@ TEST(Gradcheck, LongCausalAttentionCrossesBlocks) {
 
 TEST(Gradcheck, CrossEntropyWithIgnoreIndex) {
   Tensor targets = Tensor::from_i32({2, -100, 0, 4}, {4});
-  gradcheck(
-      [targets](Tape& t, const std::vector<Var>& v) {
-        return ops::cross_entropy(t, v[0], targets);
-      },
-      {randn({4, 5}, gen)}, {true});
+  gradcheck([targets](Tape& t,
+                      const std::vector<Var>& v) { return ops::cross_entropy(t, v[0], targets); },
+            {randn({4, 5}, gen)}, {true});
 }
 
 TEST(Gradcheck, ConcatSliceReshapeAddScale) {
   gradcheck(
       [](Tape& t, const std::vector<Var>& v) {
-        Var c = ops::concat(t, {v[0], v[1]}, 1);          // [2,5,3]
-        Var s = ops::slice(t, c, 1, 1, 4);                // [2,3,3]
+        Var c = ops::concat(t, {v[0], v[1]}, 1);  // [2,5,3]
+        Var s = ops::slice(t, c, 1, 1, 4);        // [2,3,3]
         Var r = ops::reshape(t, s, {2, 9});
         return ops::add(t, ops::scale(t, r, 1.5f), ops::reshape(t, v[2], {2, 9}));
       },

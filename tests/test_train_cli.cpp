@@ -41,13 +41,13 @@ class TrainCli : public ::testing::Test {
   }
 
   std::vector<std::string> train_args(const std::string& run) const {
-    return {"train",           "--data.train",       dataset_,  "--data.tokenizer",
-            tokenizer_,        "--run.dir",          run,       "--model.dim",
-            "32",              "--model.n_layers",   "2",       "--model.n_heads",
-            "4",               "--model.n_kv_heads", "2",       "--model.ffn_dim",
-            "64",              "--train.batch_size", "4",       "--train.seq_len",
-            "32",              "--train.steps",      "100",     "--train.log_every",
-            "1",               "--optim.lr",         "3e-3",    "--optim.warmup_steps",
+    return {"train",    "--data.train",       dataset_, "--data.tokenizer",
+            tokenizer_, "--run.dir",          run,      "--model.dim",
+            "32",       "--model.n_layers",   "2",      "--model.n_heads",
+            "4",        "--model.n_kv_heads", "2",      "--model.ffn_dim",
+            "64",       "--train.batch_size", "4",      "--train.seq_len",
+            "32",       "--train.steps",      "100",    "--train.log_every",
+            "1",        "--optim.lr",         "3e-3",   "--optim.warmup_steps",
             "10"};
   }
 

@@ -21,7 +21,8 @@ $c generate --model "$d/stories260K" --prompt "Once upon a time" --max-new-token
 echo "== 2. tokenize shipped text (its 512-token tokenizer) into HDF5"
 tok="$d/stories260K/tokenizer.model"
 $c data text --input tests/data/train_sample.txt --tokenizer "$tok" --out "$d/train.h5"
-$c data text --input tests/data/valid_sample.txt --tokenizer "$tok" --out "$d/valid.h5"
+$c data text --input tests/data/valid_sample.txt --tokenizer "$tok" --out "$d/valid.h5" \
+  --split validation
 
 echo "== 3. train a small LLaMA from scratch"
 $c train --config experiments/configs/demo.cfg --data.train "$d/train.h5" \

@@ -27,11 +27,9 @@ Dims dims_of(const Tensor& q, const Tensor& k, const Tensor& mask) {
   Dims d{q.dim(0), q.dim(1), k.dim(1), q.dim(2), k.dim(2), q.dim(3), 0, 0};
   if (d.H % d.Hkv != 0) fail("attention: heads ", d.H, " not divisible by kv-heads ", d.Hkv);
   if (k.dim(0) != d.B || k.dim(3) != d.Dh)
-    fail("attention: keys ", shape_str(k.shape()), " do not match queries ",
-         shape_str(q.shape()));
+    fail("attention: keys ", shape_str(k.shape()), " do not match queries ", shape_str(q.shape()));
   if (mask.defined() && mask.shape() != Shape{d.B, d.T, d.S})
-    fail("attention: mask ", shape_str(mask.shape()), " expected ",
-         shape_str({d.B, d.T, d.S}));
+    fail("attention: mask ", shape_str(mask.shape()), " expected ", shape_str({d.B, d.T, d.S}));
   if (!mask.defined() && d.S < d.T)
     fail("attention: causal attention needs at least as many keys (", d.S, ") as queries (", d.T,
          ")");
@@ -167,8 +165,8 @@ void attention_backward(const Tensor& dq, const Tensor& dk, const Tensor& dv, co
         const float* k_blk = kp + (b * d.S + k0) * ldk + g * d.Dh;
         const float* v_blk = vp + (b * d.S + k0) * ldk + g * d.Dh;
         const float* l_blk = lp + (b * d.H + h) * d.T + t0;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, d.Dh, scale, q_blk, ldq,
-                    k_blk, ldk, 0.0f, p, nk);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, d.Dh, scale, q_blk, ldq, k_blk,
+                    ldk, 0.0f, p, nk);
         // dP = dO V^T
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, d.Dh, 1.0f, g_blk, ldq, v_blk,
                     ldk, 0.0f, dp, nk);

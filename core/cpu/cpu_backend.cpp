@@ -57,8 +57,8 @@ class CpuBackend final : public Backend {
     if (M == 0 || N == 0) return;
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                 static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), alpha, A.f32(),
-                static_cast<int>(ta ? M : K), B.f32(), static_cast<int>(tb ? K : N), beta,
-                C.f32(), static_cast<int>(N));
+                static_cast<int>(ta ? M : K), B.f32(), static_cast<int>(tb ? K : N), beta, C.f32(),
+                static_cast<int>(N));
   }
 
   void gather_rows(const Tensor& out, const Tensor& src, const Tensor& idx) override {
@@ -207,8 +207,8 @@ class CpuBackend final : public Backend {
     }
   }
 
-  void swiglu_backward(const Tensor& dgate, const Tensor& dup, const Tensor& dy,
-                       const Tensor& gate, const Tensor& up) override {
+  void swiglu_backward(const Tensor& dgate, const Tensor& dup, const Tensor& dy, const Tensor& gate,
+                       const Tensor& up) override {
     const int64_t n = dy.numel();
     const float *g = gate.f32(), *u = up.f32(), *d = dy.f32();
     float *dg = dgate.f32(), *du = dup.f32();

@@ -9,6 +9,19 @@ int generate(const cli::Args&);
 int import_llama2c(const cli::Args&);
 int bench_train(const cli::Args&);
 int eval_rouge(const cli::Args&);
+int data_tokenizer(const cli::Args&);
+int data_text(const cli::Args&);
+int data_alpaca(const cli::Args&);
+int data_dialogue(const cli::Args&);
+int data_books(const cli::Args&);
+int data_icl(const cli::Args&);
+int data_passkey(const cli::Args&);
+int data_prepare(const cli::Args&);
+int gist_prepare(const cli::Args&);
+int gist_train(const cli::Args&);
+int gist_eval(const cli::Args&);
+int bench_gist(const cli::Args&);
+int sweep(const cli::Args&);
 }  // namespace condense::cmd
 
 namespace condense::cli {
@@ -22,6 +35,23 @@ const std::vector<Command>& commands() {
        cmd::import_llama2c},
       {"bench train", "training throughput (tok/s, GFLOP/s) on a preset model", cmd::bench_train},
       {"eval rouge", "score an outputs CSV with ROUGE-1/2/L/Lsum", cmd::eval_rouge},
+      {"data tokenizer", "train a SentencePiece BPE tokenizer on text files", cmd::data_tokenizer},
+      {"data text", "tokenize text files into an HDF5 token dataset", cmd::data_text},
+      {"data alpaca", "Alpaca+ JSON -> dataset (fields as text + token spans)", cmd::data_alpaca},
+      {"data dialogue", "DailyDialog -> dataset (turns, act/emotion labels)", cmd::data_dialogue},
+      {"data books", "books/articles -> long-document dataset", cmd::data_books},
+      {"data icl", "classification sets (SST-2, AG News, TREC, MR, SUBJ, RTE)", cmd::data_icl},
+      {"data passkey", "FoT passkey prompts at given token lengths", cmd::data_passkey},
+      {"data prepare", "build every dataset from a shared/data-like folder", cmd::data_prepare},
+      {"gist prepare", "tokenizer + Alpaca+ datasets for the gist commands", cmd::gist_prepare},
+      {"gist train", "train with gist tokens (gist | pos_control | neg_control), then evaluate",
+       cmd::gist_train},
+      {"gist eval", "ROUGE of a gist run on validation seen/unseen/human (gist caching)",
+       cmd::gist_eval},
+      {"bench gist", "FLOPs, time and KV memory of uncached vs gist vs prompt caching",
+       cmd::bench_gist},
+      {"sweep", "the gisting grid (k x condition): train, evaluate, ROUGE table + plot",
+       cmd::sweep},
   };
   return table;
 }

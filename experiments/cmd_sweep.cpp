@@ -1,0 +1,132 @@
+// condense sweep --config EXPERIMENT.cfg --sweep.dir DIR [options...]
+// The gisting grid (METHODS.md §1.6): gist with k in sweep.num_tokens, plus the
+// controls in sweep.controls at k = 1, each trained and evaluated by `gist train`
+// in DIR/<condition>-<k>. Data are prepared first if missing (gist prepare). A run
+// whose evaluation at train.steps exists is skipped; a run with checkpoints is
+// resumed from its newest one, so an interrupted sweep continues where it stopped.
+// Ends with the table of gisting's rouge.csv (condition × k; seen/unseen/human
+// ROUGE-L) in DIR/rouge.{csv,md} and a plot DIR/rouge.svg; stdout gets the Markdown.
+// Every option except the sweep's own goes to the runs unchanged.
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "core/error.h"
+#include "experiments/methods/gist_options.h"
+#include "experiments/methods/gist_report.h"
+#include "experiments/model_dir.h"
+
+namespace condense::cmd {
+
+int gist_train(const cli::Args&);
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct GridPoint {
+  std::string condition;
+  int num_tokens;
+  std::string name() const { return condition + "-" + std::to_string(num_tokens); }
+};
+
+std::vector<GridPoint> grid(const gist::SweepOptions& s) {
+  std::vector<GridPoint> points;
+  for (int k : gist::parse_int_list(s.num_tokens, "sweep.num_tokens"))
+    points.push_back({"gist", k});
+  std::stringstream controls(s.controls);
+  for (std::string c; std::getline(controls, c, ',');)
+    if (!c.empty()) points.push_back({gist::condition_name(gist::parse_condition(c)), 1});
+  return points;
+}
+
+// The sweep's arguments without the options it sets per run.
+cli::Args forwarded(const cli::Args& args) {
+  const std::vector<std::string> owned = {"--gist.num_tokens", "--gist.condition", "--run.dir"};
+  cli::Args out;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--resume") continue;
+    bool skip = false;
+    for (const std::string& o : owned) {
+      if (a == o) {
+        skip = true;
+        ++i;  // and its value
+      } else if (a.rfind(o + "=", 0) == 0) {
+        skip = true;
+      }
+    }
+    if (!skip) out.push_back(a);
+  }
+  return out;
+}
+
+}  // namespace
+
+int sweep(const cli::Args& args) {
+  gist::Options o;
+  int64_t steps = 0;
+  cli::po::options_description desc("sweep (all other options go to every gist train run)");
+  gist::add_options(desc, o, false);
+  desc.add_options()("train.steps", cli::po::value(&steps)->required(), "steps of every run");
+  cli::po::variables_map vm;
+  if (!gist::parse_known("sweep", desc, args, vm)) return 0;
+  if (o.sweep.dir.empty()) fail("sweep: --sweep.dir is required");
+  fs::create_directories(o.sweep.dir);
+
+  const gist::DataFiles files = gist::DataFiles::in(o.data_dir);
+  if (!o.prepare.train_json.empty()) {
+    o.prepare.out = o.data_dir;
+    gist::prepare(o.prepare);
+  } else if (!fs::exists(files.train)) {
+    fail("sweep: ", files.train, " is missing and no --prepare.train_json was given to build it");
+  }
+
+  const std::vector<GridPoint> points = grid(o.sweep);
+  std::vector<gist::ResultRow> rows;
+  for (size_t i = 0; i < points.size(); ++i) {
+    const GridPoint& p = points[i];
+    const std::string dir = (fs::path(o.sweep.dir) / p.name()).string();
+    const auto done = gist::read_run_result(dir);
+    std::cerr << "sweep: [" << i + 1 << "/" << points.size() << "] " << p.name() << ": ";
+    if (done && done->step == steps) {
+      std::cerr << "finished, skipped\n";
+      rows.push_back(*done);
+      continue;
+    }
+    cli::Args run_args = forwarded(args);
+    for (const std::string& a :
+         {std::string("--gist.condition"), p.condition, std::string("--gist.num_tokens"),
+          std::to_string(p.num_tokens), std::string("--run.dir"), dir})
+      run_args.push_back(a);
+    if (!exp::latest_checkpoint(dir).empty()) {
+      run_args.push_back("--resume");
+      std::cerr << "resuming from " << exp::latest_checkpoint(dir) << "\n";
+    } else {
+      std::cerr << "starting\n";
+    }
+    if (gist_train(run_args) != 0) fail("sweep: run ", dir, " failed");
+    const auto result = gist::read_run_result(dir);
+    if (!result) fail("sweep: run ", dir, " left no evaluation summary");
+    rows.push_back(*result);
+  }
+
+  gist::sort_rows(rows);
+  const fs::path out(o.sweep.dir);
+  gist::write_results_csv((out / "rouge.csv").string(), rows);
+  const std::string md = gist::results_markdown(rows);
+  {
+    std::ofstream f(out / "rouge.md");
+    f << "ROUGE-L (x100) on the validation splits, greedy decoding (gist runs with gist "
+         "caching); unseen loss: mean completion cross-entropy on validation_unseen.\n\n"
+      << md;
+  }
+  gist::write_results_svg((out / "rouge.svg").string(), rows,
+                          "ROUGE-L vs gist tokens (" + o.sweep.dir + ")");
+  std::cerr << "sweep: wrote " << (out / "rouge.csv").string() << ", rouge.md, rouge.svg\n";
+  std::cout << md;
+  return 0;
+}
+
+}  // namespace condense::cmd

@@ -1,0 +1,168 @@
+#include "experiments/methods/gist_eval.h"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <random>
+#include <sstream>
+
+#include "core/error.h"
+#include "datasets/tokenizer.h"
+#include "eval/csv.h"
+#include "experiments/methods/gist_inference.h"
+
+namespace condense::gist {
+namespace fs = std::filesystem;
+
+CacheMode eval_cache_mode(const std::string& name, Condition c) {
+  if (name == "auto") return c == Condition::gist ? CacheMode::gist : CacheMode::none;
+  return parse_cache_mode(name);
+}
+
+std::string outputs_csv(const std::string& out_dir, int64_t step, const std::string& split) {
+  return (fs::path(out_dir) / ("outputs-" + std::to_string(step) + "-validation_" + split + ".csv"))
+      .string();
+}
+
+std::string summary_json(const std::string& out_dir, int64_t step) {
+  return (fs::path(out_dir) / ("summary-" + std::to_string(step) + ".json")).string();
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The examples a split is scored on: all, or the first max_examples of a shuffle with
+// seed 42 (gisting shuffles its eval splits with seed 42 too; numpy's order differs).
+std::vector<int64_t> chosen(int64_t n, int64_t max_examples) {
+  std::vector<int64_t> idx(static_cast<size_t>(n));
+  std::iota(idx.begin(), idx.end(), 0);
+  if (max_examples > 0 && max_examples < n) {
+    std::mt19937_64 rng(42);
+    std::shuffle(idx.begin(), idx.end(), rng);
+    idx.resize(static_cast<size_t>(max_examples));
+  }
+  return idx;
+}
+
+SplitScores score(const std::string& split, const std::vector<std::string>& preds,
+                  const std::vector<std::string>& truths, double gen_len, double seconds) {
+  SplitScores s;
+  s.split = split;
+  s.examples = static_cast<int64_t>(preds.size());
+  s.rouge = eval::mean_rouge(preds, truths);
+  s.gen_len = gen_len;
+  s.seconds = seconds;
+  return s;
+}
+
+SplitScores rescore(const std::string& split, const std::string& csv) {
+  const eval::CsvTable t = eval::read_csv(csv);
+  const size_t p = t.column("y_pred"), y = t.column("y_true");
+  std::vector<std::string> preds, truths;
+  for (const auto& row : t.rows) {
+    preds.push_back(row[p]);
+    truths.push_back(row[y]);
+  }
+  return score(split, preds, truths, 0, 0);
+}
+
+SplitScores run_split(const Llama& model, const Method& m, CacheMode mode,
+                      const data::Tokenizer& tok, const std::string& split, const std::string& path,
+                      const EvalOptions& o, const std::string& csv) {
+  const Split s = load_split(path, tok, Template::make(tok));
+  const std::vector<int64_t> idx = chosen(static_cast<int64_t>(s.examples.size()), o.max_examples);
+  // Decode in batches of similar prompt length (less padding), report in `idx` order.
+  std::vector<size_t> order(idx.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return m.layout.prompt_length(s.examples[idx[a]]) < m.layout.prompt_length(s.examples[idx[b]]);
+  });
+  eval::BatchGenerateConfig gcfg;
+  gcfg.max_new_tokens = o.max_new_tokens;
+  gcfg.stop_ids = {tok.eos_id()};
+  gcfg.vocab_limit = tok.vocab_size();
+  std::vector<std::vector<int32_t>> outputs(idx.size());
+  const auto t0 = Clock::now();
+  for (size_t b = 0; b < order.size(); b += static_cast<size_t>(o.batch_size)) {
+    std::vector<const Example*> batch;
+    const size_t end = std::min(order.size(), b + static_cast<size_t>(o.batch_size));
+    for (size_t i = b; i < end; ++i) batch.push_back(&s.examples[idx[order[i]]]);
+    eval::BatchGenerateResult r = generate(model, m, batch, mode, gcfg);
+    for (size_t i = b; i < end; ++i) outputs[order[i]] = std::move(r.tokens[i - b]);
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::vector<std::string> preds, truths;
+  std::vector<std::vector<std::string>> rows;
+  double gen_len = 0;
+  for (size_t i = 0; i < idx.size(); ++i) {
+    std::vector<int32_t>& out = outputs[i];
+    if (!out.empty() && out.back() == tok.eos_id()) out.pop_back();
+    gen_len += static_cast<double>(out.size());
+    preds.push_back(eval::gist_postprocess(tok.decode(out)));
+    truths.push_back(eval::gist_postprocess(s.output[idx[i]]));
+    rows.push_back({prompt_text(s.instruction[idx[i]], s.input[idx[i]], m.layout.num_tokens),
+                    preds.back(), truths.back()});
+  }
+  eval::write_csv(csv, {"x", "y_pred", "y_true"}, rows);
+  return score(split, preds, truths, idx.empty() ? 0 : gen_len / double(idx.size()), seconds);
+}
+
+}  // namespace
+
+std::vector<SplitScores> evaluate(const Llama& model, const Method& m, CacheMode mode,
+                                  const data::Tokenizer& tokenizer, const std::string& data_dir,
+                                  const EvalOptions& o, int64_t step, const std::string& out_dir) {
+  if (o.batch_size <= 0) fail("gist eval: eval.batch_size must be positive");
+  fs::create_directories(out_dir);
+  const DataFiles files = DataFiles::in(data_dir);
+  std::vector<SplitScores> all;
+  nlohmann::json summary = {{"step", step},
+                            {"condition", condition_name(m.condition)},
+                            {"num_tokens", m.layout.num_tokens},
+                            {"cache", cache_mode_name(mode)},
+                            {"max_new_tokens", o.max_new_tokens}};
+  for (size_t i = 0; i < kEvalSplits.size(); ++i) {
+    const std::string& split = kEvalSplits[i];
+    if (!fs::exists(files.eval[i])) continue;
+    const std::string csv = outputs_csv(out_dir, step, split);
+    SplitScores s = fs::exists(csv)
+                        ? rescore(split, csv)
+                        : run_split(model, m, mode, tokenizer, split, files.eval[i], o, csv);
+    std::cerr << "gist eval: step " << step << " " << split << ": " << s.examples
+              << " examples, rougeL " << std::fixed << std::setprecision(2) << 100 * s.rouge.rougeL
+              << std::defaultfloat << " (" << s.seconds << " s)\n";
+    summary["splits"][split] = {{"examples", s.examples},
+                                {"rouge1", 100 * s.rouge.rouge1},
+                                {"rouge2", 100 * s.rouge.rouge2},
+                                {"rougeL", 100 * s.rouge.rougeL},
+                                {"rougeLsum", 100 * s.rouge.rougeLsum},
+                                {"gen_len", s.gen_len},
+                                {"seconds", s.seconds}};
+    all.push_back(std::move(s));
+  }
+  if (all.empty()) fail("gist eval: no validation_{seen,unseen,human}.h5 in ", data_dir);
+  const std::string path = summary_json(out_dir, step);
+  {
+    std::ofstream out(path + ".tmp");
+    out << summary.dump(2) << "\n";
+    if (!out) fail(path, ": cannot write");
+  }
+  fs::rename(path + ".tmp", path);
+  return all;
+}
+
+std::string format_scores(const std::vector<SplitScores>& scores) {
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(2);
+  for (const SplitScores& s : scores)
+    os << (os.tellp() > 0 ? " " : "") << s.split << "_rougeL=" << 100 * s.rouge.rougeL;
+  return os.str();
+}
+
+}  // namespace condense::gist

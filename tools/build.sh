@@ -2,5 +2,7 @@
 # Configures and builds condense into build/ (Release). Usage: tools/build.sh [extra cmake args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# ccache keys on paths relative to the checkout, so fresh clones hit the cache too.
+export CCACHE_BASEDIR="$PWD"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
 cmake --build build -j"$(nproc)"

@@ -4,6 +4,8 @@
 # UndefinedBehaviorSanitizer. Usage: bash tools/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# ccache keys on paths relative to the checkout, so fresh clones hit the cache too.
+export CCACHE_BASEDIR="$PWD"
 bash tools/install-deps.sh
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 jobs=$(nproc)

@@ -1,8 +1,6 @@
 #include "core/checkpoint.h"
 
-#include <cstdio>
-#include <filesystem>
-
+#include "core/atomic_file.h"
 #include "core/h5.h"
 
 namespace condense {
@@ -43,35 +41,27 @@ void read_into(const h5::File& f, const std::string& name, Tensor& t) {
 
 void save_checkpoint(const std::string& path, const Llama& model, const AdamW* optimizer,
                      const CheckpointMeta& meta) {
-  const std::string tmp = path + ".tmp";
-  try {
-    {
-      h5::File f(tmp, h5::File::Mode::create);
-      for (const Param& p : model.params()) write_tensor(f, "/" + p.name, p.var.value());
-      if (optimizer) {
-        for (const auto& [name, s] : const_cast<AdamW*>(optimizer)->state()) {
-          write_tensor(f, "/optimizer/" + name + "/m", s.m);
-          write_tensor(f, "/optimizer/" + name + "/v", s.v);
-        }
+  write_atomically(path, [&](const std::string& tmp) {
+    h5::File f(tmp, h5::File::Mode::create);
+    for (const Param& p : model.params()) write_tensor(f, "/" + p.name, p.var.value());
+    if (optimizer) {
+      for (const auto& [name, s] : const_cast<AdamW*>(optimizer)->state()) {
+        write_tensor(f, "/optimizer/" + name + "/m", s.m);
+        write_tensor(f, "/optimizer/" + name + "/v", s.v);
       }
-      const int64_t zero = 0;
-      f.write("/meta", {1}, &zero);  // a dataset to hang the attributes on
-      f.set_attr("/meta", "format_version", kFormatVersion);
-      f.set_attr("/meta", "step", meta.step);
-      f.set_attr("/meta", "optimizer_step", optimizer ? optimizer->steps_done() : int64_t{0});
-      f.set_attr("/meta", "tokens_seen", meta.tokens_seen);
-      f.set_attr("/meta", "data_position", meta.data_position);
-      f.set_attr("/meta", "rng_state", meta.rng_state);
-      f.set_attr("/meta", "config", meta.config_text);
-      write_config(f, model.config());
-      f.flush();
     }
-    std::filesystem::rename(tmp, path);
-  } catch (...) {
-    std::error_code ec;
-    std::filesystem::remove(tmp, ec);
-    throw;
-  }
+    const int64_t zero = 0;
+    f.write("/meta", {1}, &zero);  // a dataset to hang the attributes on
+    f.set_attr("/meta", "format_version", kFormatVersion);
+    f.set_attr("/meta", "step", meta.step);
+    f.set_attr("/meta", "optimizer_step", optimizer ? optimizer->steps_done() : int64_t{0});
+    f.set_attr("/meta", "tokens_seen", meta.tokens_seen);
+    f.set_attr("/meta", "data_position", meta.data_position);
+    f.set_attr("/meta", "rng_state", meta.rng_state);
+    f.set_attr("/meta", "config", meta.config_text);
+    write_config(f, model.config());
+    f.flush();
+  });
 }
 
 LlamaConfig read_checkpoint_config(const std::string& path) {

@@ -22,6 +22,13 @@ Var make_output(const Tape& tape, Tensor value, std::initializer_list<const Var*
   return Var(std::move(value), needs_grad(tape, inputs));
 }
 
+// Where a backward kernel that writes several gradients at once puts one: the input's
+// gradient buffer, or a scratch buffer when that input needs none (one kernel path).
+Tensor grad_target(const Var& v) {
+  return v.requires_grad() ? v.grad_buffer()
+                           : Tensor::zeros(v.shape(), DType::f32, v.value().device());
+}
+
 Tensor empty_like(const Tensor& t) {
   return Tensor::empty(t.shape(), t.dtype(), t.device());
 }
@@ -84,12 +91,8 @@ Var rmsnorm(Tape& tape, const Var& x, const Var& w, float eps) {
   if (y.requires_grad())
     tape.record([x, w, y, rstd] {
       if (!y.grad().defined()) return;
-      // Unneeded gradients go to scratch buffers so the backend has one code path.
-      Tensor dx = x.requires_grad() ? x.grad_buffer()
-                                    : Tensor::zeros(x.shape(), DType::f32, x.value().device());
-      Tensor dw = w.requires_grad() ? w.grad_buffer()
-                                    : Tensor::zeros(w.shape(), DType::f32, w.value().device());
-      be(dx).rmsnorm_backward(dx, dw, y.grad(), x.value(), w.value(), rstd);
+      be(rstd).rmsnorm_backward(grad_target(x), grad_target(w), y.grad(), x.value(), w.value(),
+                                rstd);
     });
   return y;
 }
@@ -123,12 +126,8 @@ Var attention(Tape& tape, const Var& q, const Var& k, const Var& v, const Tensor
   if (y.requires_grad())
     tape.record([q, k, v, y, mask, lse, scale] {
       if (!y.grad().defined()) return;
-      auto buf = [](const Var& t) {
-        return t.requires_grad() ? t.grad_buffer()
-                                 : Tensor::zeros(t.shape(), DType::f32, t.value().device());
-      };
-      be(lse).attention_backward(buf(q), buf(k), buf(v), y.grad(), q.value(), k.value(), v.value(),
-                                 y.value(), lse, mask, scale);
+      be(lse).attention_backward(grad_target(q), grad_target(k), grad_target(v), y.grad(),
+                                 q.value(), k.value(), v.value(), y.value(), lse, mask, scale);
     });
   return y;
 }
@@ -142,11 +141,8 @@ Var swiglu(Tape& tape, const Var& gate, const Var& up) {
   if (y.requires_grad())
     tape.record([gate, up, y] {
       if (!y.grad().defined()) return;
-      auto buf = [](const Var& t) {
-        return t.requires_grad() ? t.grad_buffer()
-                                 : Tensor::zeros(t.shape(), DType::f32, t.value().device());
-      };
-      be(y.grad()).swiglu_backward(buf(gate), buf(up), y.grad(), gate.value(), up.value());
+      be(y.grad()).swiglu_backward(grad_target(gate), grad_target(up), y.grad(), gate.value(),
+                                   up.value());
     });
   return y;
 }

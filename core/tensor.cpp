@@ -6,6 +6,9 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "core/bf16.h"
+#include "core/size_buckets.h"
+
 namespace condense {
 
 size_t dtype_size(DType t) {
@@ -57,16 +60,6 @@ int64_t numel_of(const Shape& s) {
 
 namespace {
 
-// Bucket sizes as the CUDA allocator's (core/cuda/allocator.cpp): multiples of 512 B
-// below 1 MiB; above, four buckets per power of two (at most 25% padding).
-size_t host_bucket_size(size_t bytes) {
-  constexpr size_t kSmallStep = 512, kLarge = size_t{1} << 20;
-  if (bytes < kLarge)
-    return (std::max<size_t>(bytes, 1) + kSmallStep - 1) / kSmallStep * kSmallStep;
-  const size_t step = size_t{1} << (63 - __builtin_clzll(bytes) - 2);  // 2^msb / 4
-  return (bytes + step - 1) / step * step;
-}
-
 // Host memory cached for reuse: a training step asks for the same sizes every step,
 // so after the first step every request is a hit and malloc is never called. A
 // request takes the smallest free block of at least its bucket size and at most
@@ -77,7 +70,7 @@ size_t host_bucket_size(size_t bytes) {
 class CpuAllocator final : public DeviceAllocator {
  public:
   void* allocate(size_t bytes) override {
-    const size_t size = host_bucket_size(bytes);
+    const size_t size = bucket_size(bytes);
     std::lock_guard<std::mutex> lock(mu_);
     auto it = free_.lower_bound(size);
     if (it != free_.end() && it->first <= 2 * size) {
@@ -129,13 +122,6 @@ CpuAllocator& cpu_allocator() {
 }
 
 DeviceAllocator* cuda_allocator = nullptr;
-
-float bf16_to_f32(uint16_t h) {
-  uint32_t bits = static_cast<uint32_t>(h) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
 
 }  // namespace
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "core/error.h"
-#include "datasets/atomic_file.h"
+#include "core/atomic_file.h"
 #include "datasets/protobuf_wire.h"
 
 namespace condense::data {

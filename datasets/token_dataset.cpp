@@ -2,7 +2,7 @@
 
 #include "core/error.h"
 #include "core/h5.h"
-#include "datasets/atomic_file.h"
+#include "core/atomic_file.h"
 #include "datasets/tokenizer.h"
 
 namespace condense::data {

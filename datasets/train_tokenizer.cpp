@@ -6,7 +6,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
-#include "datasets/atomic_file.h"
+#include "core/atomic_file.h"
 
 namespace condense::data {
 

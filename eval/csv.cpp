@@ -1,10 +1,10 @@
 #include "eval/csv.h"
 
 #include <algorithm>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 
 namespace condense::eval {
@@ -146,17 +146,13 @@ void write_csv(std::ostream& out, const std::vector<std::string>& header,
 void write_csv(const std::string& path, const std::vector<std::string>& header,
                const std::vector<std::vector<std::string>>& rows) {
   // Written aside and renamed, so a reader never sees half a file.
-  const std::string tmp = path + ".tmp";
-  {
+  write_atomically(path, [&](const std::string& tmp) {
     std::ofstream out(tmp, std::ios::binary);
     if (!out) fail(tmp, ": cannot open for writing");
     write_csv(out, header, rows);
     out.close();
     if (!out) fail(tmp, ": write error");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) fail(path, ": cannot rename ", tmp, " to it: ", ec.message());
+  });
 }
 
 }  // namespace condense::eval

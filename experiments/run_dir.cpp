@@ -6,6 +6,7 @@
 #include <fstream>
 #include <vector>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "experiments/model_dir.h"
 
@@ -33,14 +34,9 @@ std::string RunDir::latest_checkpoint() const {
 }
 
 void RunDir::write_config(const std::string& text) const {
-  const fs::path p = fs::path(path_) / "config.cfg";
-  const fs::path tmp = p.string() + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << "# resolved configuration of this run (condense train --config this file)\n" << text;
-    if (!out) fail(tmp.string(), ": cannot write");
-  }
-  fs::rename(tmp, p);
+  write_file_atomically(
+      (fs::path(path_) / "config.cfg").string(),
+      "# resolved configuration of this run (condense train --config this file)\n" + text);
 }
 
 void RunDir::log(const nlohmann::json& record) const {
@@ -59,12 +55,9 @@ void RunDir::truncate_metrics_after(int64_t step) const {
     const auto j = nlohmann::json::parse(line, nullptr, false);
     if (!j.is_discarded() && j.value("step", int64_t{0}) <= step) keep.push_back(line);
   }
-  const fs::path tmp = p.string() + ".tmp";
-  {
-    std::ofstream out(tmp);
-    for (const auto& l : keep) out << l << "\n";
-  }
-  fs::rename(tmp, p);
+  std::string text;
+  for (const auto& l : keep) text.append(l).append("\n");
+  write_file_atomically(p.string(), text);
 }
 
 void RunDir::prune_checkpoints(int keep) const {

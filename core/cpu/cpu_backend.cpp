@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/backend.h"
+#include "core/bf16.h"
 #include "core/cpu/attention_cpu.h"
 
 namespace condense {
@@ -23,25 +24,10 @@ void require_cpu_f32(const Tensor& t, const char* what) {
          device_name(t.device()));
 }
 
-uint16_t f32_to_bf16(float f) {
-  uint32_t bits;
-  std::memcpy(&bits, &f, 4);
-  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x40);
-  bits += 0x7fffu + ((bits >> 16) & 1u);  // round to nearest even
-  return static_cast<uint16_t>(bits >> 16);
-}
-
 // Checked before a parallel loop: an exception must not leave an OpenMP region.
 void check_indices(const int32_t* ix, int64_t n, int64_t rows) {
   for (int64_t i = 0; i < n; ++i)
     if (ix[i] < 0 || ix[i] >= rows) fail("row index ", ix[i], " out of range [0,", rows, ")");
-}
-
-float bf16_to_f32(uint16_t h) {
-  uint32_t bits = static_cast<uint32_t>(h) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
 }
 
 class CpuBackend final : public Backend {

@@ -13,23 +13,10 @@
 
 #include "core/cuda/check.h"
 #include "core/cuda/context.h"
+#include "core/size_buckets.h"
 
 namespace condense::cuda {
 namespace {
-
-size_t round_up(size_t n, size_t to) {
-  return (n + to - 1) / to * to;
-}
-
-// Bucket sizes: multiples of 512 B below 1 MiB; above, four buckets per power of
-// two (at most 25% padding), so that requests of nearby sizes (a batch whose
-// length varies a little) share blocks instead of each holding its own.
-size_t bucket_size(size_t bytes) {
-  constexpr size_t kSmallStep = 512, kLarge = size_t{1} << 20;
-  if (bytes < kLarge) return round_up(std::max<size_t>(bytes, 1), kSmallStep);
-  const int msb = 63 - __builtin_clzll(bytes);  // 2^msb <= bytes
-  return round_up(bytes, size_t{1} << (msb - 2));
-}
 
 class CachingAllocator final : public DeviceAllocator {
  public:

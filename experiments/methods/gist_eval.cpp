@@ -11,6 +11,7 @@
 #include <random>
 #include <sstream>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "datasets/tokenizer.h"
 #include "eval/csv.h"
@@ -148,12 +149,7 @@ std::vector<SplitScores> evaluate(const Llama& model, const Method& m, CacheMode
   }
   if (all.empty()) fail("gist eval: no validation_{seen,unseen,human}.h5 in ", data_dir);
   const std::string path = summary_json(out_dir, step);
-  {
-    std::ofstream out(path + ".tmp");
-    out << summary.dump(2) << "\n";
-    if (!out) fail(path, ": cannot write");
-  }
-  fs::rename(path + ".tmp", path);
+  write_file_atomically(path, summary.dump(2) + "\n");
   return all;
 }
 

@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-namespace condense::data {
+namespace condense {
 
 // Calls `write(tmp)` with tmp = path + ".tmp", then renames tmp onto `path`. On any
 // error the temporary file is removed and the error propagates, leaving nothing
@@ -14,4 +14,4 @@ void write_atomically(const std::string& path,
 
 void write_file_atomically(const std::string& path, std::string_view bytes);
 
-}  // namespace condense::data
+}  // namespace condense

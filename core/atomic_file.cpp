@@ -1,11 +1,11 @@
-#include "datasets/atomic_file.h"
+#include "core/atomic_file.h"
 
 #include <filesystem>
 #include <fstream>
 
 #include "core/error.h"
 
-namespace condense::data {
+namespace condense {
 
 void write_atomically(const std::string& path,
                       const std::function<void(const std::string& tmp)>& write) {
@@ -34,4 +34,4 @@ void write_file_atomically(const std::string& path, std::string_view bytes) {
   });
 }
 
-}  // namespace condense::data
+}  // namespace condense

@@ -13,6 +13,8 @@
 #include <limits>
 #include <vector>
 
+#include "core/cpu/vec_math.h"
+
 namespace condense::cpu {
 namespace {
 
@@ -68,8 +70,16 @@ std::vector<std::pair<int64_t, int64_t>> key_ranges(const Dims& d, const Tensor&
   return r;
 }
 
-inline bool visible(const Dims& d, const uint8_t* m, int64_t b, int64_t t, int64_t j) {
-  return m ? m[(b * d.T + t) * d.S + j] != 0 : j <= t + d.S - d.T;
+// Sets row[j] (key k0 + j of query t) to `hidden` where the query may not see the key.
+inline void hide_invisible(float* row, const Dims& d, const uint8_t* m, int64_t b, int64_t t,
+                           int64_t k0, int64_t nk, float hidden) {
+  if (m) {
+    const uint8_t* mrow = m + (b * d.T + t) * d.S + k0;
+#pragma omp simd
+    for (int64_t j = 0; j < nk; ++j) row[j] = mrow[j] ? row[j] : hidden;
+  } else {  // causal: keys after t + S - T are hidden
+    for (int64_t j = std::max<int64_t>(0, t + d.S - d.T + 1 - k0); j < nk; ++j) row[j] = hidden;
+  }
 }
 
 std::vector<float>& scratch(int which, size_t n) {
@@ -112,19 +122,19 @@ void attention_forward(const Tensor& out, const Tensor& lse, const Tensor& q, co
                   ldk, 0.0f, s, nk);
       for (int64_t t = 0; t < nq; ++t) {
         float* row = s + t * nk;
+        hide_invisible(row, d, m, b, t0 + t, k0, nk, kNegInf);
         float mx = kNegInf;
-        for (int64_t j = 0; j < nk; ++j) {
-          if (!visible(d, m, b, t0 + t, k0 + j)) row[j] = kNegInf;
-          mx = std::max(mx, row[j]);
-        }
+#pragma omp simd reduction(max : mx)
+        for (int64_t j = 0; j < nk; ++j) mx = std::max(mx, row[j]);
         if (mx == kNegInf) {  // fully masked row: contributes nothing
           std::fill(row, row + nk, 0.0f);
           l_blk[t] = kNegInf;
           continue;
         }
         float sum = 0;
+#pragma omp simd reduction(+ : sum)
         for (int64_t j = 0; j < nk; ++j) {
-          row[j] = std::exp(row[j] - mx);
+          row[j] = exp_approx(row[j] - mx);
           sum += row[j];
         }
         const float inv = 1.0f / sum;
@@ -181,10 +191,11 @@ void attention_backward(const Tensor& dq, const Tensor& dk, const Tensor& dv, co
           }
           float di = 0;  // rowsum(dO * O) = sum_j P_j dP_j
           for (int64_t x = 0; x < d.Dh; ++x) di += g_blk[t * ldq + x] * o_blk[t * ldq + x];
-          for (int64_t j = 0; j < nk; ++j) {
-            prow[j] = visible(d, m, b, t0 + t, k0 + j) ? std::exp(prow[j] - l) : 0.0f;
-            dprow[j] = prow[j] * (dprow[j] - di);  // dS
-          }
+#pragma omp simd
+          for (int64_t j = 0; j < nk; ++j) prow[j] = exp_approx(prow[j] - l);
+          hide_invisible(prow, d, m, b, t0 + t, k0, nk, 0.0f);
+#pragma omp simd
+          for (int64_t j = 0; j < nk; ++j) dprow[j] = prow[j] * (dprow[j] - di);  // dS
         }
         float* dq_blk = dqp + (b * d.T + t0) * ldq + h * d.Dh;
         float* dk_blk = dkp + (b * d.S + k0) * ldk + g * d.Dh;

@@ -62,13 +62,8 @@ double median(std::vector<double> v) {
 
 double forward_seconds(const Llama& model, const gist::Prepared& p) {
   Tape no_grad(false);
-  ForwardArgs fa;
-  fa.ids = p.prompt.ids;
-  fa.pos = p.prompt.pos;
-  fa.mask = p.prompt.mask;
-  fa.prefix = p.prefix.empty() ? nullptr : &p.prefix;
   const auto t0 = Clock::now();
-  const Var logits = model.forward(no_grad, fa);
+  const Var logits = model.forward(no_grad, p.forward_args());
   logits.value().to_vector();  // waits for the device and touches the result
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }

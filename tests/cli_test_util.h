@@ -1,15 +1,48 @@
-// Runs the `condense` binary from tests and captures what it printed.
+// Helpers for tests that run programs: a scratch directory, the `condense` binary
+// (or any command line) with its output captured, and what a run logged.
 #pragma once
 #include <gtest/gtest.h>
+#include <stdlib.h>    // mkdtemp
+#include <sys/wait.h>  // WIFEXITED
 
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace condense::testing {
+
+inline std::string source_path(const std::string& rel) {
+  return std::string(CONDENSE_SOURCE_DIR) + "/" + rel;
+}
+
+// A fresh directory under the system temp dir, removed with its contents at scope end.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "condense-test-XXXXXX").string();
+    path_ = mkdtemp(tmpl.data());
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
 struct CommandResult {
   int exit_code = -1;
@@ -23,25 +56,15 @@ struct CommandResult {
   }
 };
 
-inline std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 inline std::string shell_quote(const std::string& s) {
   std::string q = "'";
   for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return q + "'";
 }
 
-// `args` are passed to condense as separate, quoted words.
-inline CommandResult run_condense(const std::vector<std::string>& args,
-                                  const std::filesystem::path& scratch) {
+// Runs a shell command line with stdout and stderr in files under `scratch`.
+inline CommandResult run_shell(std::string cmd, const std::filesystem::path& scratch) {
   // Built with append() only: GCC 12 warns falsely (-Wrestrict) on `" " + std::string`.
-  std::string cmd = shell_quote(CONDENSE_BINARY);
-  for (const auto& a : args) cmd.append(" ").append(shell_quote(a));
   const auto out = scratch / "cmd.out", err = scratch / "cmd.err";
   cmd.append(" >")
       .append(shell_quote(out.string()))
@@ -53,6 +76,42 @@ inline CommandResult run_condense(const std::vector<std::string>& args,
   r.out = slurp(out);
   r.err = slurp(err);
   return r;
+}
+
+// Runs argv (argv[0] looked up in PATH), each word quoted.
+inline CommandResult run_command(const std::vector<std::string>& argv,
+                                 const std::filesystem::path& scratch) {
+  std::string cmd;
+  for (const auto& a : argv) cmd.append(cmd.empty() ? "" : " ").append(shell_quote(a));
+  return run_shell(std::move(cmd), scratch);
+}
+
+// `args` are passed to condense as separate, quoted words.
+inline CommandResult run_condense(const std::vector<std::string>& args,
+                                  const std::filesystem::path& scratch) {
+  std::vector<std::string> argv{CONDENSE_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command(argv, scratch);
+}
+
+// `condense import llama2c` of the shipped stories260K model into `out`.
+inline CommandResult import_stories260k(const std::string& out,
+                                        const std::filesystem::path& scratch) {
+  return run_condense(
+      {"import", "llama2c", "--model", source_path("tests/data/tinyllamas/stories260K.bin"),
+       "--tokenizer", source_path("tests/data/tinyllamas/tok512.bin"), "--out", out},
+      scratch);
+}
+
+// (step, loss) of every training line a run wrote to its metrics.jsonl.
+inline std::vector<std::pair<int64_t, double>> logged_losses(const std::string& run_dir) {
+  std::vector<std::pair<int64_t, double>> out;
+  std::istringstream in(slurp(run_dir + "/metrics.jsonl"));
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line);
+    if (j.contains("loss")) out.emplace_back(j["step"].get<int64_t>(), j["loss"].get<double>());
+  }
+  return out;
 }
 
 // The last stderr line is one "condense: error: ..." line mentioning `needle`.

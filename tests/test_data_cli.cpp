@@ -20,9 +20,9 @@ std::string sample(const std::string& rel) {
 
 // A failed command: exit 1, one stderr line that starts "condense: error: <start>",
 // and neither the output nor its temporary file on disk.
-void expect_clean_failure(const testing::RunResult& r, const std::string& start,
+void expect_clean_failure(const testing::CommandResult& r, const std::string& start,
                           const std::string& out) {
-  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_EQ(r.err.rfind("condense: error: " + start, 0), 0u) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   EXPECT_FALSE(fs::exists(out));
@@ -36,7 +36,7 @@ TEST(DataCli, TextAndTokenizer) {
   const std::string tok = testing::tok512_path();
   auto r = run_condense("data text --input " + dir.file("a.txt") + " " + dir.file("b.txt") +
                         " --tokenizer " + tok + " --out " + dir.file("t.h5") + " --license CC0");
-  ASSERT_EQ(r.status, 0) << r.err;
+  ASSERT_EQ(r.exit_code, 0) << r.err;
   data::TokenDataset ds = data::TokenDataset::open(dir.file("t.h5"), testing::tok512());
   EXPECT_EQ(ds.size(), 2);
   EXPECT_EQ(ds.info().kind, "text");
@@ -47,14 +47,14 @@ TEST(DataCli, TextAndTokenizer) {
 
   r = run_condense("data text --doc-per-line --input " + dir.file("a.txt") + " --tokenizer " + tok +
                    " --out " + dir.file("lines.h5"));
-  ASSERT_EQ(r.status, 0) << r.err;
+  ASSERT_EQ(r.exit_code, 0) << r.err;
   ds = data::TokenDataset::open(dir.file("lines.h5"), testing::tok512());
   EXPECT_EQ(ds.size(), 3);
   EXPECT_EQ(ds.texts("title")[2], dir.file("a.txt") + ":4");
 
   r = run_condense("data tokenizer --input " + dir.file("a.txt") + " " + dir.file("b.txt") +
                    " --vocab-size 320 --out " + dir.file("m"));
-  ASSERT_EQ(r.status, 0) << r.err;
+  ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(data::Tokenizer::load(dir.file("m.model")).vocab_size(), 320);
 }
 
@@ -95,7 +95,7 @@ TEST(DataCli, PrepareBuildsEverySampleDataset) {
   const auto r =
       run_condense("data prepare --from " + sample("") + " --out " + out + " --tokenizer " +
                    testing::tok512_path() + " --passkey-lengths 512,1024 --passkey-per-length 2");
-  ASSERT_EQ(r.status, 0) << r.err;
+  ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::vector<std::pair<std::string, int64_t>> want = {
       {"alpaca_plus/validation_seen", 1000},
       {"alpaca_plus/validation_unseen", 1000},

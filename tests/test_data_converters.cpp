@@ -64,7 +64,7 @@ TEST(Alpaca, AllValidationRecordsRoundTrip) {
   check_alpaca_file(sample("alpaca_plus/alpaca_plus_validation_human.json"), 252, tok);
   // The parsed fields equal an independent JSON parse of the file.
   const auto json = nlohmann::json::parse(
-      testing::read_file(sample("alpaca_plus/alpaca_plus_validation_human.json")));
+      testing::slurp(sample("alpaca_plus/alpaca_plus_validation_human.json")));
   const auto records =
       data::read_alpaca_json(sample("alpaca_plus/alpaca_plus_validation_human.json"));
   int with_input = 0;
@@ -155,7 +155,7 @@ TEST(Books, GutenbergBodyBetweenMarkers) {
   const std::string path = sample("books/gutenberg/pg98_a_tale_of_two_cities.txt");
   const data::Document doc = data::gutenberg_document(path);
   EXPECT_EQ(doc.title, "A Tale of Two Cities");
-  const std::string raw = testing::read_file(path);
+  const std::string raw = testing::slurp(path);
   const size_t start = raw.find("\n", raw.find("*** START OF THIS PROJECT GUTENBERG EBOOK")) + 1;
   const size_t end = raw.find("*** END OF THIS PROJECT GUTENBERG EBOOK");
   EXPECT_EQ(doc.text, raw.substr(start, end - start));
@@ -179,7 +179,7 @@ TEST(Books, GutenbergWithoutEndMarkerIsAnError) {
 
 TEST(Books, WikitextArticles) {
   const Tokenizer& tok = testing::tok512();
-  const std::string raw = testing::read_file(sample("wikitext/wikitext-2-raw/wiki.test.raw"));
+  const std::string raw = testing::slurp(sample("wikitext/wikitext-2-raw/wiki.test.raw"));
   const auto docs = data::wikitext_articles(raw);
   ASSERT_EQ(docs.size(), 3u);
   EXPECT_EQ(docs[0].title, "Robert Boulter");

@@ -152,7 +152,7 @@ TEST(TokenDataset, CorruptFilesAreErrorsNamingThem) {
 
 TEST(ParallelEncode, EqualsWholeEncodeOnALongBook) {
   const data::Tokenizer& tok = testing::tok512();
-  std::string book = testing::read_file(
+  std::string book = testing::slurp(
       testing::source_path("tests/data/datasets/books/gutenberg/pg98_a_tale_of_two_cities.txt"));
   book += book + book;  // ~175 KB: several 64 KiB pieces
   const std::vector<std::string> texts = {book, "short one", "", "\n\nstarts with newlines"};

@@ -89,7 +89,7 @@ TEST(Llama2cTokenizer, Tok512RoundTrips) {
 
 TEST(Llama2cTokenizer, RejectsTruncatedBin) {
   TempDir dir;
-  std::string bin = testing::read_file(testing::source_path("tests/data/tinyllamas/tok512.bin"));
+  std::string bin = testing::slurp(testing::source_path("tests/data/tinyllamas/tok512.bin"));
   testing::write_file(dir.file("cut.bin"), bin.substr(0, bin.size() - 3));
   try {
     data::convert_llama2c_tokenizer(dir.file("cut.bin"), dir.file("cut.model"));

@@ -70,12 +70,7 @@ std::vector<std::vector<std::vector<float>>> suffix_logits(const Llama& model, c
                                                            CacheMode mode) {
   const Prepared p = prepare(model, m, ex, mode);
   Tape no_grad(false);
-  ForwardArgs fa;
-  fa.ids = p.prompt.ids;
-  fa.pos = p.prompt.pos;
-  fa.mask = p.prompt.mask;
-  fa.prefix = p.prefix.empty() ? nullptr : &p.prefix;
-  const std::vector<float> all = model.forward(no_grad, fa).value().to_vector();
+  const std::vector<float> all = model.forward(no_grad, p.forward_args()).value().to_vector();
   const int64_t T = p.batch.T, V = model.config().vocab_size;
   std::vector<std::vector<std::vector<float>>> out;
   for (size_t b = 0; b < ex.size(); ++b) {

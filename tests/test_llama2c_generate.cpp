@@ -23,10 +23,7 @@ const char* kDocumentedSample =
 TEST(Llama2c, GreedyFromBosReproducesTheDocumentedSample) {
   TempDir dir;
   const std::string model = dir.file("stories260K");
-  auto imp = run_condense(
-      {"import", "llama2c", "--model", source_path("tests/data/tinyllamas/stories260K.bin"),
-       "--tokenizer", source_path("tests/data/tinyllamas/tok512.bin"), "--out", model},
-      dir.path());
+  auto imp = import_stories260k(model, dir.path());
   ASSERT_EQ(imp.exit_code, 0) << imp.err;
   auto gen = run_condense({"generate", "--model", model, "--prompt", "", "--max-new-tokens", "256",
                            "--temperature", "0"},
@@ -47,12 +44,7 @@ TEST(Llama2c, GreedyFromBosReproducesTheDocumentedSample) {
 TEST(Llama2c, PromptIsEchoedThenContinued) {
   TempDir dir;
   const std::string model = dir.file("m");
-  ASSERT_EQ(run_condense({"import", "llama2c", "--model",
-                          source_path("tests/data/tinyllamas/stories260K.bin"), "--tokenizer",
-                          source_path("tests/data/tinyllamas/tok512.bin"), "--out", model},
-                         dir.path())
-                .exit_code,
-            0);
+  ASSERT_EQ(import_stories260k(model, dir.path()).exit_code, 0);
   auto gen = run_condense({"generate", "--model", model, "--prompt", "Once upon a time",
                            "--max-new-tokens", "8", "--temperature", "0"},
                           dir.path());

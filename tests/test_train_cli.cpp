@@ -2,21 +2,16 @@
 // interrupted + resumed run gives exactly the losses of an uninterrupted one.
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
-
 #include "tests/cli_test_util.h"
 #include "tests/test_data_util.h"
 
 namespace condense::testing {
 namespace {
 
+// The losses a run logged, in step order.
 std::vector<double> losses(const std::string& run_dir) {
   std::vector<double> out;
-  std::istringstream in(slurp(run_dir + "/metrics.jsonl"));
-  for (std::string line; std::getline(in, line);) {
-    const auto j = nlohmann::json::parse(line);
-    if (j.contains("loss")) out.push_back(j["loss"].get<double>());
-  }
+  for (const auto& [step, loss] : logged_losses(run_dir)) out.push_back(loss);
   return out;
 }
 
@@ -25,12 +20,7 @@ class TrainCli : public ::testing::Test {
   void SetUp() override {
     // A tokenizer (llama2.c's 512-token one) and a dataset of shipped text.
     model_dir_ = dir_.file("stories");
-    ASSERT_EQ(run_condense({"import", "llama2c", "--model",
-                            source_path("tests/data/tinyllamas/stories260K.bin"), "--tokenizer",
-                            source_path("tests/data/tinyllamas/tok512.bin"), "--out", model_dir_},
-                           dir_.path())
-                  .exit_code,
-              0);
+    ASSERT_EQ(import_stories260k(model_dir_, dir_.path()).exit_code, 0);
     tokenizer_ = model_dir_ + "/tokenizer.model";
     std::ofstream(dir_.file("text.txt")) << slurp(source_path("tests/data/train_sample.txt"));
     dataset_ = dir_.file("train.h5");

@@ -24,6 +24,15 @@ Prepared prepare(const Llama& model, const Method& m, const std::vector<const Ex
   return p;
 }
 
+ForwardArgs Prepared::forward_args() const {
+  ForwardArgs fa;
+  fa.ids = prompt.ids;
+  fa.pos = prompt.pos;
+  fa.mask = prompt.mask;
+  fa.prefix = prefix.empty() ? nullptr : &prefix;
+  return fa;
+}
+
 eval::BatchGenerateResult generate(const Llama& model, const Method& m,
                                    const std::vector<const Example*>& examples, CacheMode mode,
                                    const eval::BatchGenerateConfig& cfg, bool keep_logits) {

@@ -19,6 +19,9 @@ struct Prepared {
   std::vector<LayerKV> prefix;  // per layer [B,M,Hkv,Dh]; empty for CacheMode::none
   eval::PromptBatch prompt;     // what runs against the prefix
   Batch batch;                  // the packed prompt (sizes, token counts)
+
+  // The prompt's forward pass against the prefix (which must outlive the result).
+  ForwardArgs forward_args() const;
 };
 
 eval::PromptBatch as_prompt(const Batch& b);

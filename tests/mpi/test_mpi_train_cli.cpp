@@ -12,8 +12,6 @@
 #include <filesystem>
 #include <thread>
 
-#include <nlohmann/json.hpp>
-
 #include "tests/cli_test_util.h"
 
 namespace condense::testing {
@@ -24,36 +22,8 @@ using Clock = std::chrono::steady_clock;
 
 constexpr double kTolerance = 1e-5;
 
-std::string source_path(const std::string& rel) {
-  return std::string(CONDENSE_SOURCE_DIR) + "/" + rel;
-}
-
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string tmpl = (fs::temp_directory_path() / "condense-mpi-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~ScratchDir() { fs::remove_all(path_); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-std::vector<std::pair<int64_t, double>> losses(const std::string& run_dir) {
-  std::vector<std::pair<int64_t, double>> out;
-  std::istringstream in(slurp(run_dir + "/metrics.jsonl"));
-  for (std::string line; std::getline(in, line);) {
-    const auto j = nlohmann::json::parse(line);
-    if (j.contains("loss")) out.emplace_back(j["step"].get<int64_t>(), j["loss"].get<double>());
-  }
-  return out;
-}
-
 double loss_at(const std::string& run_dir, int64_t step) {
-  for (const auto& [s, l] : losses(run_dir))
+  for (const auto& [s, l] : logged_losses(run_dir))
     if (s == step) return l;
   ADD_FAILURE() << run_dir << " logged no loss at step " << step;
   return NAN;
@@ -63,35 +33,18 @@ std::vector<std::string> mpirun(int ranks) {
   return {"mpirun", "-n", std::to_string(ranks), "--oversubscribe", CONDENSE_BINARY};
 }
 
-// Runs a command line (argv[0] looked up in PATH) with stdout and stderr in files.
-CommandResult run(const std::vector<std::string>& argv, const fs::path& scratch) {
-  std::string cmd;
-  for (const auto& a : argv) cmd.append(cmd.empty() ? "" : " ").append(shell_quote(a));
-  const auto out = scratch / "cmd.out", err = scratch / "cmd.err";
-  cmd.append(" >").append(shell_quote(out.string()));
-  cmd.append(" 2>").append(shell_quote(err.string()));
-  const int status = std::system(cmd.c_str());
-  CommandResult r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
-}
-
 class MpiTrain : public ::testing::Test {
  protected:
   void SetUp() override {
     const std::string model = dir_.file("stories");
-    auto r = run({CONDENSE_BINARY, "import", "llama2c", "--model",
-                  source_path("tests/data/tinyllamas/stories260K.bin"), "--tokenizer",
-                  source_path("tests/data/tinyllamas/tok512.bin"), "--out", model},
-                 dir_.path());
+    auto r = import_stories260k(model, dir_.path());
     ASSERT_EQ(r.exit_code, 0) << r.err;
     tokenizer_ = model + "/tokenizer.model";
     dataset_ = dir_.file("train.h5");
-    r = run({CONDENSE_BINARY, "data", "text", "--input", source_path("tests/data/train_sample.txt"),
-             "--tokenizer", tokenizer_, "--out", dataset_},
-            dir_.path());
+    r = run_command(
+        {CONDENSE_BINARY, "data", "text", "--input", source_path("tests/data/train_sample.txt"),
+         "--tokenizer", tokenizer_, "--out", dataset_},
+        dir_.path());
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
 
@@ -124,7 +77,7 @@ class MpiTrain : public ::testing::Test {
     return words;
   }
 
-  ScratchDir dir_;
+  TempDir dir_;
   std::string tokenizer_, dataset_;
 };
 
@@ -133,12 +86,12 @@ const std::vector<std::string> kTp2Pp2 = {"--tp", "2", "--pp", "2", "--micro-bat
 TEST_F(MpiTrain, CheckpointsMoveBetweenLayouts) {
   // The reference: one rank, 10 steps, checkpoints at 5 and 10.
   const std::string single = dir_.file("single");
-  auto r = run(one_rank(train(single)), dir_.path());
+  auto r = run_command(one_rank(train(single)), dir_.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
 
   // tp=2 x pp=2 for 5 steps: the same losses as one rank.
   const std::string four = dir_.file("four");
-  r = run(grid(4, with(train(four), {"--train.stop_at", "5"}), kTp2Pp2), dir_.path());
+  r = run_command(grid(4, with(train(four), {"--train.stop_at", "5"}), kTp2Pp2), dir_.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (int64_t s = 1; s <= 5; ++s)
     EXPECT_NEAR(loss_at(four, s), loss_at(single, s), kTolerance * loss_at(single, s))
@@ -147,9 +100,9 @@ TEST_F(MpiTrain, CheckpointsMoveBetweenLayouts) {
   // Its checkpoint, continued at one rank and at four: the next 5 losses agree.
   const std::string four_to_one = dir_.file("four_to_one");
   fs::copy(four, four_to_one, fs::copy_options::recursive);
-  r = run(one_rank(with(train(four_to_one), {"--resume"})), dir_.path());
+  r = run_command(one_rank(with(train(four_to_one), {"--resume"})), dir_.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  r = run(grid(4, with(train(four), {"--resume"}), kTp2Pp2), dir_.path());
+  r = run_command(grid(4, with(train(four), {"--resume"}), kTp2Pp2), dir_.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (int64_t s = 6; s <= 10; ++s)
     EXPECT_NEAR(loss_at(four_to_one, s), loss_at(four, s), kTolerance * loss_at(four, s))
@@ -159,7 +112,7 @@ TEST_F(MpiTrain, CheckpointsMoveBetweenLayouts) {
   const std::string one_to_four = dir_.file("one_to_four");
   fs::copy(single, one_to_four, fs::copy_options::recursive);
   fs::remove(one_to_four + "/checkpoints/step_00000010.h5");
-  r = run(grid(4, with(train(one_to_four), {"--resume"}), kTp2Pp2), dir_.path());
+  r = run_command(grid(4, with(train(one_to_four), {"--resume"}), kTp2Pp2), dir_.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (int64_t s = 6; s <= 10; ++s)
     EXPECT_NEAR(loss_at(one_to_four, s), loss_at(single, s), kTolerance * loss_at(single, s))

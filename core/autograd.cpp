@@ -15,6 +15,12 @@ const Tensor& Var::grad_buffer() const {
   return impl_->grad;
 }
 
+std::pair<Tensor, float> Var::gemm_grad_target() const {
+  if (impl_->grad.defined()) return {impl_->grad, 1.0f};
+  impl_->grad = Tensor::empty(value().shape(), value().dtype(), value().device());
+  return {impl_->grad, 0.0f};
+}
+
 void Tape::record(std::function<void()> backward_step) {
   if (enabled_) steps_.push_back(std::move(backward_step));
 }

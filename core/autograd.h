@@ -7,6 +7,7 @@
 #pragma once
 #include <functional>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "core/tensor.h"
@@ -34,6 +35,10 @@ class Var {
   const Tensor& grad() const { return impl_->grad; }
   // The gradient buffer, created as zeros on first use (for accumulation).
   const Tensor& grad_buffer() const;
+  // For an op that writes its gradient with a GEMM (C = A B + beta C): the buffer and
+  // the beta to use, 0 when the buffer is new (left uninitialised: the GEMM overwrites
+  // it, saving a pass that zeroes it), 1 when a gradient has arrived already.
+  std::pair<Tensor, float> gemm_grad_target() const;
   void zero_grad() const { impl_->grad = Tensor(); }
   // Replaces the value (e.g. loading a checkpoint); shape must match unless `reshape`.
   void set_value(const Tensor& t) const { impl_->value = t; }

@@ -72,10 +72,14 @@ Var linear(Tape& tape, const Var& x, const Var& w) {
     tape.record([x, w, y, n, in, out_f] {
       const Tensor& g = y.grad();
       if (!g.defined()) return;
-      if (x.requires_grad())
-        be(g).gemm(false, false, n, in, out_f, 1.0f, g, w.value(), 1.0f, x.grad_buffer());
-      if (w.requires_grad())
-        be(g).gemm(true, false, out_f, in, n, 1.0f, g, x.value(), 1.0f, w.grad_buffer());
+      if (x.requires_grad()) {
+        const auto [dx, beta] = x.gemm_grad_target();
+        be(g).gemm(false, false, n, in, out_f, 1.0f, g, w.value(), beta, dx);
+      }
+      if (w.requires_grad()) {
+        const auto [dw, beta] = w.gemm_grad_target();
+        be(g).gemm(true, false, out_f, in, n, 1.0f, g, x.value(), beta, dw);
+      }
     });
   return y;
 }

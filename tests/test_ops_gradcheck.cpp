@@ -90,6 +90,28 @@ TEST(Gradcheck, RopeAtExplicitPositions) {
             {randn({2, 3, 2, 6}, gen)}, {true});
 }
 
+// Positions repeated across the batch: the CPU backend rotates from a per-position table.
+TEST(Gradcheck, RopeAtRepeatedPositions) {
+  Tensor pos = Tensor::from_i32({0, 1, 2, 2, 1, 0}, {2, 3});
+  gradcheck([pos](Tape& t, const std::vector<Var>& v) { return ops::rope(t, v[0], pos, 100.0f); },
+            {randn({2, 3, 2, 6}, gen)}, {true});
+}
+
+// The rotation depends on the position only, whichever way the backend computes it:
+// rows whose batch spans few positions (per-position table) match the same rows in a
+// batch whose positions span far more than its tokens (computed per token).
+TEST(Rope, SameRotationForDenseAndSparsePositions) {
+  Tape t(false);
+  const Tensor x = randn({3, 3, 2, 6}, gen);
+  const Tensor sparse = Tensor::from_i32({0, 1, 2, 2, 1, 0, 5000, 5001, 5002}, {3, 3});
+  const Tensor dense = Tensor::from_i32({0, 1, 2, 2, 1, 0}, {2, 3});
+  const std::vector<float> all = ops::rope(t, Var(x), sparse, 1e4f).value().to_vector();
+  const std::vector<float> two =
+      ops::rope(t, ops::slice(t, Var(x), 0, 0, 2), dense, 1e4f).value().to_vector();
+  ASSERT_EQ(two.size(), all.size() * 2 / 3);
+  for (size_t i = 0; i < two.size(); ++i) EXPECT_NEAR(two[i], all[i], 1e-6f) << i;
+}
+
 TEST(Gradcheck, SwiGLU) {
   gradcheck([](Tape& t, const std::vector<Var>& v) { return ops::swiglu(t, v[0], v[1]); },
             {randn({4, 6}, gen), randn({4, 6}, gen)}, {true, true});

@@ -143,30 +143,41 @@ class CpuBackend final : public Backend {
   void rope(const Tensor& y, const Tensor& x, const Tensor& pos, float theta,
             bool inverse) override {
     const int64_t B = x.dim(0), T = x.dim(1), H = x.dim(2), Dh = x.dim(3), half = Dh / 2;
-    CONDENSE_ASSERT(Dh % 2 == 0 && half <= 256, "head dim must be even and <= 512 for RoPE");
+    CONDENSE_ASSERT(Dh % 2 == 0, "head dim must be even for RoPE");
     const float* xp = x.f32();
     float* yp = y.f32();
     const int32_t* pp = pos.i32();
     std::vector<double> inv_freq(half);
     for (int64_t i = 0; i < half; ++i)
       inv_freq[i] = std::pow(static_cast<double>(theta), -2.0 * i / Dh);
+    // cos/sin per position, computed once per distinct position when the positions
+    // span no more than the tokens (a batch repeats 0..T-1 B times), else per token.
+    if (B * T == 0) return;
+    const auto [lo, hi] = std::minmax_element(pp, pp + B * T);
+    const int64_t first = *lo, span = int64_t{*hi} - first + 1;
+    const bool by_position = span <= B * T;
+    const int64_t rows = by_position ? span : B * T;
+    std::vector<float> cs(static_cast<size_t>(rows * half)), sn(cs.size());
     const float sign = inverse ? -1.0f : 1.0f;
 #pragma omp parallel for schedule(static)
-    for (int64_t bt = 0; bt < B * T; ++bt) {
-      const double p = pp[bt];
-      float cs[256], sn[256];  // half <= 256, checked above
+    for (int64_t r = 0; r < rows; ++r) {
+      const double p = by_position ? static_cast<double>(first + r) : pp[r];
       for (int64_t i = 0; i < half; ++i) {
-        double a = p * inv_freq[i];
-        cs[i] = static_cast<float>(std::cos(a));
-        sn[i] = sign * static_cast<float>(std::sin(a));
+        cs[r * half + i] = static_cast<float>(std::cos(p * inv_freq[i]));
+        sn[r * half + i] = sign * static_cast<float>(std::sin(p * inv_freq[i]));
       }
+    }
+#pragma omp parallel for schedule(static)
+    for (int64_t bt = 0; bt < B * T; ++bt) {
+      const int64_t r = by_position ? pp[bt] - first : bt;
+      const float *c = cs.data() + r * half, *s = sn.data() + r * half;
       for (int64_t h = 0; h < H; ++h) {
         const float* xr = xp + (bt * H + h) * Dh;
         float* yr = yp + (bt * H + h) * Dh;
         for (int64_t i = 0; i < half; ++i) {
           const float a = xr[i], b = xr[i + half];
-          yr[i] = a * cs[i] - b * sn[i];
-          yr[i + half] = b * cs[i] + a * sn[i];
+          yr[i] = a * c[i] - b * s[i];
+          yr[i + half] = b * c[i] + a * s[i];
         }
       }
     }
@@ -327,15 +338,16 @@ class CpuBackend final : public Backend {
     const int64_t n = param.numel();
     float *p = param.f32(), *mp = m.f32(), *vp = v.f32();
     const float* g = grad.f32();
+    // mhat / (sqrt(vhat) + eps) with the bias corrections folded into two constants.
     const float bc1 = 1.0f - std::pow(beta1, static_cast<float>(step));
-    const float bc2 = 1.0f - std::pow(beta2, static_cast<float>(step));
+    const float rsqrt_bc2 = 1.0f / std::sqrt(1.0f - std::pow(beta2, static_cast<float>(step)));
+    const float step_size = lr / bc1, decay = 1.0f - lr * weight_decay;
 #pragma omp parallel for simd schedule(static) if (n > 65536)
     for (int64_t i = 0; i < n; ++i) {
       const float gi = g[i] * grad_scale;
       mp[i] = beta1 * mp[i] + (1.0f - beta1) * gi;
       vp[i] = beta2 * vp[i] + (1.0f - beta2) * gi * gi;
-      const float mhat = mp[i] / bc1, vhat = vp[i] / bc2;
-      p[i] -= lr * (mhat / (std::sqrt(vhat) + eps) + weight_decay * p[i]);
+      p[i] = decay * p[i] - step_size * mp[i] / (std::sqrt(vp[i]) * rsqrt_bc2 + eps);
     }
   }
 };

@@ -8,10 +8,10 @@
 // ROUGE-L) in DIR/rouge.{csv,md} and a plot DIR/rouge.svg; stdout gets the Markdown.
 // Every option except the sweep's own goes to the runs unchanged.
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <sstream>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "experiments/methods/gist_options.h"
 #include "experiments/methods/gist_report.h"
@@ -116,12 +116,11 @@ int sweep(const cli::Args& args) {
   const fs::path out(o.sweep.dir);
   gist::write_results_csv((out / "rouge.csv").string(), rows);
   const std::string md = gist::results_markdown(rows);
-  {
-    std::ofstream f(out / "rouge.md");
-    f << "ROUGE-L (x100) on the validation splits, greedy decoding (gist runs with gist "
-         "caching); unseen loss: mean completion cross-entropy on validation_unseen.\n\n"
-      << md;
-  }
+  write_file_atomically((out / "rouge.md").string(),
+                        "ROUGE-L (x100) on the validation splits, greedy decoding (gist runs with "
+                        "gist caching); unseen loss: mean completion cross-entropy on "
+                        "validation_unseen.\n\n" +
+                            md);
   gist::write_results_svg((out / "rouge.svg").string(), rows,
                           "ROUGE-L vs gist tokens (" + o.sweep.dir + ")");
   std::cerr << "sweep: wrote " << (out / "rouge.csv").string() << ", rouge.md, rouge.svg\n";

@@ -19,6 +19,6 @@ echo "== AddressSanitizer + UBSan build, unit tests"
 # CUDA stays off here: the sanitizers instrument host code only.
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONDENSE_SANITIZE=ON \
   -DCONDENSE_CUDA=OFF >/dev/null
-cmake --build build-asan -j"$jobs"
+cmake --build build-asan -j"$jobs" --target unit_tests
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j"$jobs" -L unit -LE slow

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "eval/csv.h"
 #include "experiments/methods/gist_data.h"
@@ -183,9 +184,7 @@ void write_results_svg(const std::string& path, const std::vector<ResultRow>& ro
     }
   }
   svg << "</svg>\n";
-  std::ofstream out(path);
-  out << svg.str();
-  if (!out) fail(path, ": cannot write");
+  write_file_atomically(path, svg.str());
 }
 
 }  // namespace condense::gist

@@ -14,6 +14,7 @@ std::string value_text(const boost::any& v) {
   if (v.type() == typeid(std::string)) return boost::any_cast<std::string>(v);
   if (v.type() == typeid(int)) return std::to_string(boost::any_cast<int>(v));
   if (v.type() == typeid(int64_t)) return std::to_string(boost::any_cast<int64_t>(v));
+  if (v.type() == typeid(uint64_t)) return std::to_string(boost::any_cast<uint64_t>(v));
   if (v.type() == typeid(bool)) return boost::any_cast<bool>(v) ? "true" : "false";
   if (v.type() == typeid(float) || v.type() == typeid(double)) {
     std::ostringstream os;
@@ -32,7 +33,8 @@ std::string value_text(const boost::any& v) {
     }
     return s;
   }
-  return "?";
+  // The resolved config must replay the run: an option type it cannot write is a bug.
+  fail("internal: the config writer does not know option type ", v.type().name());
 }
 
 // Rewrites Boost's messages into "<command>: option --x: what is wrong".

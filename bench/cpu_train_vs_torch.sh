@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # CPU training throughput: condense vs PyTorch 1.13 (Debian python3-torch) on the
-# same LLaMA, batch, optimizer (AdamW) and cores, fp32, in one run.
+# same LLaMA, batch, optimizer (AdamW) and cores, fp32, the two sides alternating.
 # Usage: bash bench/cpu_train_vs_torch.sh [tiny|small] [steps] [runs]
-#   tiny  = V8192 d256 L4 heads4 ff688, batch 8x256   (~1 min on 2 cores)
-#   small = V32000 d512 L8 heads8 ff1376, batch 4x256 (~3 min on 2 cores)
+#   tiny  = V8192 d256 L4 heads4 ff688, batch 8x256   (10 steps x 5 runs: ~1.5 min on 2 cores)
+#   small = V32000 d512 L8 heads8 ff1376, batch 4x256 (4 steps x 3 runs: ~2 min)
 # Each side uses its best threading on this 2-core machine: condense one OpenMP
 # pool of 2 threads (OpenBLAS OpenMP build inside it); PyTorch OMP_NUM_THREADS=1,
 # torch 1 thread, OPENBLAS_NUM_THREADS=2 (measured best; see bench/torch_train.py).
@@ -15,7 +15,7 @@ runs=${3:-5}
 case "$preset" in
   tiny) args="--vocab 8192 --dim 256 --layers 4 --heads 4 --kv-heads 4 --ffn 688 --batch 8 --seq 256" ;;
   small) args="--vocab 32000 --dim 512 --layers 8 --heads 8 --kv-heads 8 --ffn 1376 --batch 4 --seq 256" ;;
-  *) echo "usage: $0 [tiny|small] [steps]" >&2; exit 2 ;;
+  *) echo "usage: $0 [tiny|small] [steps] [runs]" >&2; exit 2 ;;
 esac
 [ -x build/condense ] || bash tools/build.sh
 # Both sides: OpenMP threads spin between parallel regions instead of sleeping. On

@@ -51,12 +51,15 @@ std::string value_text(const boost::any& v) {
 }  // namespace
 
 bool parse(const std::string& command, po::options_description desc, const Args& args,
-           po::variables_map& vm) {
+           po::variables_map& vm, bool ignore_unknown) {
   std::string config_path;
   desc.add_options()("help,h", "show this help")("config", po::value<std::string>(&config_path),
                                                  "INI-style file of options");
   try {
-    po::store(po::command_line_parser(args).options(desc).run(), vm);
+    po::command_line_parser parser(args);
+    parser.options(desc);
+    if (ignore_unknown) parser.allow_unregistered();
+    po::store(parser.run(), vm);
     if (vm.count("help")) {
       std::cout << "usage: condense " << command << " [options]\n" << desc << "\n";
       return false;
@@ -67,7 +70,7 @@ bool parse(const std::string& command, po::options_description desc, const Args&
       if (!in) fail(command, ": config file ", path, ": cannot open");
       try {
         // Values already set on the command line are kept (first store wins).
-        po::store(po::parse_config_file(in, desc, false), vm);
+        po::store(po::parse_config_file(in, desc, ignore_unknown), vm);
       } catch (const po::error& e) {
         rethrow(command + ": config file " + path, e);
       }

@@ -16,8 +16,10 @@ using Args = std::vector<std::string>;
 
 // Parses `args` (without the command words) against `desc`, adding --help and
 // --config. Returns false when --help was given (usage already printed to stdout).
+// With `ignore_unknown`, options `desc` does not know are left alone, on the command
+// line and in the config file (for commands that read part of a shared config).
 bool parse(const std::string& command, po::options_description desc, const Args& args,
-           po::variables_map& vm);
+           po::variables_map& vm, bool ignore_unknown = false);
 
 // The resolved options as INI text (for a run directory's config.cfg).
 std::string to_config_text(const po::variables_map& vm);

@@ -13,7 +13,7 @@ int gist_prepare(const cli::Args& args) {
   cli::po::options_description desc("gist prepare");
   gist::add_options(desc, o, false);
   cli::po::variables_map vm;
-  if (!gist::parse_known("gist prepare", desc, args, vm)) return 0;
+  if (!cli::parse("gist prepare", desc, args, vm, true)) return 0;
   if (o.prepare.train_json.empty() || o.prepare.valid_dir.empty())
     fail("gist prepare: --prepare.train_json and --prepare.valid_dir are required");
   o.prepare.out = o.data_dir;

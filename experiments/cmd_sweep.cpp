@@ -71,7 +71,7 @@ int sweep(const cli::Args& args) {
   gist::add_options(desc, o, false);
   desc.add_options()("train.steps", cli::po::value(&steps)->required(), "steps of every run");
   cli::po::variables_map vm;
-  if (!gist::parse_known("sweep", desc, args, vm)) return 0;
+  if (!cli::parse("sweep", desc, args, vm, true)) return 0;
   if (o.sweep.dir.empty()) fail("sweep: --sweep.dir is required");
   fs::create_directories(o.sweep.dir);
 

@@ -103,6 +103,37 @@ inline CommandResult import_stories260k(const std::string& out,
       scratch);
 }
 
+// What the end-to-end training tests train on: stories260K imported into dir/stories
+// (its tokenizer) and tests/data/train_sample.txt tokenized with it into dir/train.h5.
+// A failing step is a test failure: callers check HasFailure().
+struct SampleTrainingData {
+  std::string model_dir, tokenizer, dataset;
+};
+inline SampleTrainingData make_sample_training_data(const TempDir& dir) {
+  SampleTrainingData d{dir.file("stories"), dir.file("stories") + "/tokenizer.model",
+                       dir.file("train.h5")};
+  const CommandResult imp = import_stories260k(d.model_dir, dir.path());
+  EXPECT_EQ(imp.exit_code, 0) << imp.err;
+  const CommandResult data =
+      run_condense({"data", "text", "--input", source_path("tests/data/train_sample.txt"),
+                    "--tokenizer", d.tokenizer, "--out", d.dataset},
+                   dir.path());
+  EXPECT_EQ(data.exit_code, 0) << data.err;
+  return d;
+}
+
+// `condense train` words for a 2-layer d32 model, batch 4 x 32, logging every step;
+// callers add steps, learning rate and the rest.
+inline std::vector<std::string> small_train_args(const SampleTrainingData& d,
+                                                 const std::string& run_dir) {
+  return {"train",     "--data.train",       d.dataset, "--data.tokenizer",
+          d.tokenizer, "--run.dir",          run_dir,   "--model.dim",
+          "32",        "--model.n_layers",   "2",       "--model.n_heads",
+          "4",         "--model.n_kv_heads", "2",       "--model.ffn_dim",
+          "64",        "--train.batch_size", "4",       "--train.seq_len",
+          "32",        "--train.log_every",  "1"};
+}
+
 // (step, loss) of every training line a run wrote to its metrics.jsonl.
 inline std::vector<std::pair<int64_t, double>> logged_losses(const std::string& run_dir) {
   std::vector<std::pair<int64_t, double>> out;

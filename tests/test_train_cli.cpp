@@ -19,30 +19,19 @@ class TrainCli : public ::testing::Test {
  protected:
   void SetUp() override {
     // A tokenizer (llama2.c's 512-token one) and a dataset of shipped text.
-    model_dir_ = dir_.file("stories");
-    ASSERT_EQ(import_stories260k(model_dir_, dir_.path()).exit_code, 0);
-    tokenizer_ = model_dir_ + "/tokenizer.model";
-    std::ofstream(dir_.file("text.txt")) << slurp(source_path("tests/data/train_sample.txt"));
-    dataset_ = dir_.file("train.h5");
-    auto r = run_condense({"data", "text", "--input", dir_.file("text.txt"), "--tokenizer",
-                           tokenizer_, "--out", dataset_},
-                          dir_.path());
-    ASSERT_EQ(r.exit_code, 0) << r.err;
+    data_ = make_sample_training_data(dir_);
+    ASSERT_FALSE(HasFailure());
   }
 
   std::vector<std::string> train_args(const std::string& run) const {
-    return {"train",    "--data.train",       dataset_, "--data.tokenizer",
-            tokenizer_, "--run.dir",          run,      "--model.dim",
-            "32",       "--model.n_layers",   "2",      "--model.n_heads",
-            "4",        "--model.n_kv_heads", "2",      "--model.ffn_dim",
-            "64",       "--train.batch_size", "4",      "--train.seq_len",
-            "32",       "--train.steps",      "100",    "--train.log_every",
-            "1",        "--optim.lr",         "3e-3",   "--optim.warmup_steps",
-            "10"};
+    std::vector<std::string> args = small_train_args(data_, run);
+    args.insert(args.end(),
+                {"--train.steps", "100", "--optim.lr", "3e-3", "--optim.warmup_steps", "10"});
+    return args;
   }
 
   TempDir dir_;
-  std::string model_dir_, tokenizer_, dataset_;
+  SampleTrainingData data_;
 };
 
 TEST_F(TrainCli, ResumedRunEqualsUninterruptedRun) {
@@ -84,14 +73,15 @@ TEST_F(TrainCli, BadInputsGiveOneLineErrors) {
   args.insert(args.end(), {"--train.steps", "many"});
   expect_one_line_error(run_condense(args, dir_.path()), "train.steps");
   // A dataset made with another tokenizer.
-  ASSERT_EQ(run_condense({"data", "tokenizer", "--input", dir_.file("text.txt"), "--vocab-size",
-                          "600", "--out", dir_.file("other")},
-                         dir_.path())
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      run_condense({"data", "tokenizer", "--input", source_path("tests/data/train_sample.txt"),
+                    "--vocab-size", "600", "--out", dir_.file("other")},
+                   dir_.path())
+          .exit_code,
+      0);
   args = train_args(run);
   args[4] = dir_.file("other.model");
-  expect_one_line_error(run_condense(args, dir_.path()), dataset_);
+  expect_one_line_error(run_condense(args, dir_.path()), data_.dataset);
   // A missing dataset.
   args = train_args(run);
   args[2] = dir_.file("missing.h5");
@@ -99,30 +89,30 @@ TEST_F(TrainCli, BadInputsGiveOneLineErrors) {
 }
 
 TEST_F(TrainCli, BadCheckpointsGiveOneLineErrors) {
-  const std::string ckpt = model_dir_ + "/model.h5";
+  const std::string ckpt = data_.model_dir + "/model.h5";
   const std::string bytes = slurp(ckpt);
   auto generate = [&](const std::string& dir) {
     return run_condense({"generate", "--model", dir, "--max-new-tokens", "4"}, dir_.path());
   };
   // Truncated.
   std::filesystem::create_directories(dir_.file("trunc"));
-  std::filesystem::copy_file(tokenizer_, dir_.file("trunc/tokenizer.model"));
+  std::filesystem::copy_file(data_.tokenizer, dir_.file("trunc/tokenizer.model"));
   std::ofstream(dir_.file("trunc/model.h5"), std::ios::binary) << bytes.substr(0, bytes.size() / 2);
   expect_one_line_error(generate(dir_.file("trunc")), "trunc/model.h5");
   // Corrupt: bytes flipped in the middle of the weights (HDF5 Fletcher32 catches it).
   std::filesystem::create_directories(dir_.file("corrupt"));
-  std::filesystem::copy_file(tokenizer_, dir_.file("corrupt/tokenizer.model"));
+  std::filesystem::copy_file(data_.tokenizer, dir_.file("corrupt/tokenizer.model"));
   std::string flipped = bytes;
   for (size_t i = flipped.size() / 2; i < flipped.size() / 2 + 64; ++i) flipped[i] ^= 0x5a;
   std::ofstream(dir_.file("corrupt/model.h5"), std::ios::binary) << flipped;
   expect_one_line_error(generate(dir_.file("corrupt")), "corrupt/model.h5");
   // Missing.
   std::filesystem::create_directories(dir_.file("empty"));
-  std::filesystem::copy_file(tokenizer_, dir_.file("empty/tokenizer.model"));
+  std::filesystem::copy_file(data_.tokenizer, dir_.file("empty/tokenizer.model"));
   expect_one_line_error(generate(dir_.file("empty")), "empty");
   // Shapes that don't match the configured model: start training from it with another dim.
   auto args = train_args(dir_.file("mismatch"));
-  args.insert(args.end(), {"--train.init_from", model_dir_});
+  args.insert(args.end(), {"--train.init_from", data_.model_dir});
   expect_one_line_error(run_condense(args, dir_.path()), "model.h5");
   // Nothing half-written anywhere.
   for (const auto& e : std::filesystem::recursive_directory_iterator(dir_.path()))

@@ -73,6 +73,20 @@ GistSpan span_of(const Method& m, const Example& e) {
   return {f, f + m.layout.num_tokens - 1};
 }
 
+// One row per example, ids(example) from position 0, without targets or a cache.
+template <class Ids>
+Batch rows_from_position_0(const Method& m, const std::vector<const Example*>& examples,
+                           Device device, const Ids& ids) {
+  std::vector<RowPlan> rows;
+  for (const Example* e : examples) {
+    RowPlan row;
+    row.ids = ids(*e);
+    row.gists = span_of(m, *e);
+    rows.push_back(std::move(row));
+  }
+  return pack(rows, m.condition, m.pad_id, device);
+}
+
 }  // namespace
 
 Batch training_batch(const Method& m, const std::vector<const Example*>& examples,
@@ -98,26 +112,14 @@ Batch training_batch(const Method& m, const std::vector<const Example*>& example
 }
 
 Batch prompt_batch(const Method& m, const std::vector<const Example*>& examples, Device device) {
-  std::vector<RowPlan> rows;
-  for (const Example* e : examples) {
-    RowPlan row;
-    row.ids = m.layout.prompt(*e);
-    row.gists = span_of(m, *e);
-    rows.push_back(std::move(row));
-  }
-  return pack(rows, m.condition, m.pad_id, device);
+  return rows_from_position_0(m, examples, device,
+                              [&](const Example& e) { return m.layout.prompt(e); });
 }
 
 Batch instruction_batch(const Method& m, const std::vector<const Example*>& examples,
                         Device device) {
-  std::vector<RowPlan> rows;
-  for (const Example* e : examples) {
-    RowPlan row;
-    row.ids = m.layout.instruction_and_gists(*e);
-    row.gists = span_of(m, *e);
-    rows.push_back(std::move(row));
-  }
-  return pack(rows, m.condition, m.pad_id, device);
+  return rows_from_position_0(m, examples, device,
+                              [&](const Example& e) { return m.layout.instruction_and_gists(e); });
 }
 
 std::vector<int64_t> cache_columns(const Method& m, const Example& e, CacheMode mode,

@@ -2,7 +2,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <iostream>
 #include <sstream>
 
 #include "core/error.h"
@@ -49,31 +48,6 @@ void add_options(po::options_description& desc, Options& o, bool with_training) 
       "gist token counts of the gist condition (comma-separated)")(
       "sweep.controls", po::value(&o.sweep.controls)->default_value(o.sweep.controls),
       "control conditions run at k = 1 (comma-separated, may be empty)");
-}
-
-bool parse_known(const std::string& command, const po::options_description& desc,
-                 const cli::Args& args, po::variables_map& vm) {
-  po::options_description all(desc);
-  std::string config_path;
-  all.add_options()("help,h", "show this help")("config", po::value<std::string>(&config_path),
-                                                "INI-style file of options");
-  try {
-    po::store(po::command_line_parser(args).options(all).allow_unregistered().run(), vm);
-    if (vm.count("help")) {
-      std::cout << "usage: condense " << command << " [options]\n" << all << "\n";
-      return false;
-    }
-    if (vm.count("config")) {
-      const std::string path = vm["config"].as<std::string>();
-      std::ifstream in(path);
-      if (!in) fail(command, ": config file ", path, ": cannot open");
-      po::store(po::parse_config_file(in, all, true), vm);
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    fail(command, ": ", e.what());
-  }
-  return true;
 }
 
 std::vector<int> parse_int_list(const std::string& text, const std::string& what) {

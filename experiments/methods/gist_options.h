@@ -47,12 +47,6 @@ struct Options {
 // [model], [optim], [train] and the run options (run.dir is then required).
 void add_options(cli::po::options_description& desc, Options& o, bool with_training);
 
-// Parses like cli::parse but leaves options it does not know alone, on the command
-// line and in --config files (for commands that read only part of a shared config).
-// Returns false on --help.
-bool parse_known(const std::string& command, const cli::po::options_description& desc,
-                 const cli::Args& args, cli::po::variables_map& vm);
-
 // "1,2,5,10" -> {1, 2, 5, 10}; fails naming `what` on anything but positive integers.
 std::vector<int> parse_int_list(const std::string& text, const std::string& what);
 

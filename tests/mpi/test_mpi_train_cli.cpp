@@ -36,29 +36,17 @@ std::vector<std::string> mpirun(int ranks) {
 class MpiTrain : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string model = dir_.file("stories");
-    auto r = import_stories260k(model, dir_.path());
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-    tokenizer_ = model + "/tokenizer.model";
-    dataset_ = dir_.file("train.h5");
-    r = run_command(
-        {CONDENSE_BINARY, "data", "text", "--input", source_path("tests/data/train_sample.txt"),
-         "--tokenizer", tokenizer_, "--out", dataset_},
-        dir_.path());
-    ASSERT_EQ(r.exit_code, 0) << r.err;
+    data_ = make_sample_training_data(dir_);
+    ASSERT_FALSE(HasFailure());
   }
 
   // `condense train ...` words (without the binary) for a small model, 10 steps.
   std::vector<std::string> train(const std::string& run_dir) const {
-    return {"train",    "--data.train",       dataset_, "--data.tokenizer",
-            tokenizer_, "--run.dir",          run_dir,  "--model.dim",
-            "32",       "--model.n_layers",   "2",      "--model.n_heads",
-            "4",        "--model.n_kv_heads", "2",      "--model.ffn_dim",
-            "64",       "--train.batch_size", "4",      "--train.seq_len",
-            "32",       "--train.steps",      "10",     "--train.log_every",
-            "1",        "--train.save_every", "5",      "--train.keep_checkpoints",
-            "0",        "--optim.lr",         "1e-3",   "--optim.warmup_steps",
-            "2"};
+    std::vector<std::string> args = small_train_args(data_, run_dir);
+    args.insert(args.end(),
+                {"--train.steps", "10", "--train.save_every", "5", "--train.keep_checkpoints", "0",
+                 "--optim.lr", "1e-3", "--optim.warmup_steps", "2"});
+    return args;
   }
   static std::vector<std::string> grid(int ranks, std::vector<std::string> words,
                                        std::vector<std::string> layout) {
@@ -78,7 +66,7 @@ class MpiTrain : public ::testing::Test {
   }
 
   TempDir dir_;
-  std::string tokenizer_, dataset_;
+  SampleTrainingData data_;
 };
 
 const std::vector<std::string> kTp2Pp2 = {"--tp", "2", "--pp", "2", "--micro-batches", "2"};

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <random>
+#include <utility>
 
 #include "core/ops.h"
 
@@ -123,10 +124,14 @@ Llama::Llama(const LlamaConfig& config, uint64_t seed, Device device, const Mode
   if (device != Device::cpu) to(device);
 }
 
-Param& Llama::param(const std::string& name) {
-  for (Param& p : params_)
+const Param& Llama::param(const std::string& name) const {
+  for (const Param& p : params_)
     if (p.name == name) return p;
   fail("model has no parameter ", name);
+}
+
+Param& Llama::param(const std::string& name) {
+  return const_cast<Param&>(std::as_const(*this).param(name));
 }
 
 int64_t Llama::num_params(bool include_embedding) const {
@@ -216,8 +221,7 @@ Var Llama::stage(Tape& tape, const ForwardArgs& args, const Var& input) const {
     fail("position ids ", shape_str(pos.shape()), " do not match input ids ",
          shape_str(args.ids.shape()));
   if (args.prefix && static_cast<int64_t>(args.prefix->size()) != config_.n_layers)
-    fail("key/value prefix has ", args.prefix->size(), " layers, the model has ",
-         config_.n_layers);
+    fail("key/value prefix has ", args.prefix->size(), " layers, the model has ", config_.n_layers);
   if (args.kv_out) args.kv_out->assign(static_cast<size_t>(config_.n_layers), LayerKV{});
   Var h;
   if (first_stage()) {

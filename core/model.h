@@ -84,6 +84,7 @@ class Llama {
   std::vector<Param>& params() { return params_; }
   const std::vector<Param>& params() const { return params_; }
   Param& param(const std::string& name);
+  const Param& param(const std::string& name) const;
   int64_t num_params(bool include_embedding = true) const;
 
   const ModelShard& shard() const { return shard_; }
@@ -101,7 +102,9 @@ class Llama {
   // hidden [B,T,D] -> logits [B,T,V] (a tensor-parallel shard: its vocabulary
   // slice [B,T,V/tp], for a vocab-parallel loss).
   Var logits(Tape& tape, const Var& hidden) const;
-  Var forward(Tape& tape, const ForwardArgs& args) const { return logits(tape, hidden(tape, args)); }
+  Var forward(Tape& tape, const ForwardArgs& args) const {
+    return logits(tape, hidden(tape, args));
+  }
 
   // Moves all parameters to `device` (values copied; gradients dropped).
   void to(Device device);
@@ -116,8 +119,8 @@ class Llama {
   struct Layer {
     Var attn_norm, wq, wk, wv, wo, mlp_norm, w_gate, w_up, w_down;
   };
-  Var block(Tape& tape, const Layer& layer, size_t index, const Var& h,
-            const ForwardArgs& args, const Tensor& pos) const;
+  Var block(Tape& tape, const Layer& layer, size_t index, const Var& h, const ForwardArgs& args,
+            const Tensor& pos) const;
 
   LlamaConfig config_;
   Device device_;

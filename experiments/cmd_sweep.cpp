@@ -16,6 +16,7 @@
 #include "experiments/methods/gist_options.h"
 #include "experiments/methods/gist_report.h"
 #include "experiments/model_dir.h"
+#include "parallel/mpi_session.h"
 
 namespace condense::cmd {
 
@@ -73,6 +74,9 @@ int sweep(const cli::Args& args) {
   cli::po::variables_map vm;
   if (!cli::parse("sweep", desc, args, vm, true)) return 0;
   if (o.sweep.dir.empty()) fail("sweep: --sweep.dir is required");
+  if (parallel::launched_as_several_ranks())
+    fail("sweep: runs its grid in one process; to train a run on several ranks, start ",
+         "`condense gist train` under mpirun/srun (the sweep then skips or resumes it)");
   fs::create_directories(o.sweep.dir);
 
   const gist::DataFiles files = gist::DataFiles::in(o.data_dir);

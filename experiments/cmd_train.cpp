@@ -14,35 +14,17 @@
 #include <memory>
 #include <vector>
 
-#include "core/checkpoint.h"
-#include "core/ops.h"
 #include "datasets/packed_loader.h"
 #include "datasets/token_dataset.h"
 #include "datasets/tokenizer.h"
-#include "experiments/device.h"
-#include "experiments/flops.h"
 #include "experiments/model_dir.h"
 #include "experiments/run_dir.h"
-#include "experiments/train_options.h"
-#include "parallel/mpi_session.h"
-#include "parallel/trainer.h"
-#ifdef CONDENSE_HAVE_CUDA
-#include "core/cuda/cuda_backend.h"
-#endif
+#include "experiments/train_engine.h"
 
 namespace condense::cmd {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-struct DeviceBatch {
-  Tensor inputs, targets;
-};
-
-DeviceBatch to_device(const data::TokenBatch& b, Device device) {
-  return {Tensor::from_i32(b.inputs, {b.rows, b.T}, device),
-          Tensor::from_i32(b.targets, {b.rows, b.T}, device)};
-}
 
 // Everything the command line and config file say.
 struct TrainSetup {
@@ -53,108 +35,10 @@ struct TrainSetup {
   std::string train_path, valid_path, tokenizer_path, config_text;
 };
 
-// One optimizer step and the checkpoints, at one rank or on a grid of ranks; the
-// loop in train_loop() drives either.
-class Engine {
- public:
-  virtual ~Engine() = default;
-  // The rank that writes the run directory's files and prints progress.
-  virtual bool root() const = 0;
-  virtual int64_t num_params() = 0;
-  virtual double flops_per_step(int64_t batch, int64_t seq) = 0;
-  // Forward, backward and update over `batches` (this rank's rows of each global
-  // batch); returns the step's loss (mean of the batches' means) and the gradient
-  // norm before clipping.
-  virtual std::pair<double, float> step(const std::vector<data::TokenBatch>& batches) = 0;
-  virtual double eval_loss(const data::TokenBatch& batch) = 0;
-  virtual float last_lr() const = 0;
-  virtual void save(const std::string& path, const CheckpointMeta& meta) = 0;
-  virtual CheckpointMeta load(const std::string& path, bool with_optimizer) = 0;
-};
-
-class OneRank : public Engine {
- public:
-  OneRank(const TrainSetup& s, Device device)
-      : model_(s.model, s.loop.seed, device), opt_(model_.params(), s.optim), device_(device) {}
-  bool root() const override { return true; }
-  int64_t num_params() override { return model_.num_params(); }
-  double flops_per_step(int64_t batch, int64_t seq) override {
-    return exp::train_flops_per_step(model_, batch, seq);
-  }
-  std::pair<double, float> step(const std::vector<data::TokenBatch>& batches) override {
-    double loss_sum = 0;
-    for (const data::TokenBatch& b : batches) {
-      const DeviceBatch batch = to_device(b, device_);
-      Tape tape;
-      Var logits = model_.forward(tape, ForwardArgs::tokens(batch.inputs));
-      Var loss = ops::cross_entropy(tape, logits, batch.targets);
-      tape.backward(loss);
-      loss_sum += loss.value().to_vector()[0];
-    }
-    const float norm = opt_.step(1.0f / static_cast<float>(batches.size()));
-    opt_.zero_grad();
-    return {loss_sum / static_cast<double>(batches.size()), norm};
-  }
-  double eval_loss(const data::TokenBatch& b) override {
-    Tape no_grad(false);
-    const DeviceBatch batch = to_device(b, device_);
-    Var logits = model_.forward(no_grad, ForwardArgs::tokens(batch.inputs));
-    return ops::cross_entropy(no_grad, logits, batch.targets).value().to_vector()[0];
-  }
-  float last_lr() const override { return opt_.last_lr(); }
-  void save(const std::string& path, const CheckpointMeta& meta) override {
-    save_checkpoint(path, model_, &opt_, meta);
-  }
-  CheckpointMeta load(const std::string& path, bool with_optimizer) override {
-    return load_checkpoint(path, model_, with_optimizer ? &opt_ : nullptr);
-  }
-
- private:
-  Llama model_;
-  AdamW opt_;
-  Device device_;
-};
-
-class OnGrid : public Engine {
- public:
-  OnGrid(const parallel::ProcessGrid& grid, const TrainSetup& s, Device device)
-      : trainer_(grid, s.model, s.loop.seed, s.optim, options(s.layout), device) {}
-  bool root() const override { return trainer_.grid().rank() == 0; }
-  int64_t num_params() override { return trainer_.num_params(); }
-  double flops_per_step(int64_t batch, int64_t seq) override {
-    return exp::train_flops_per_step(trainer_.model().config(), trainer_.num_params(false), batch,
-                                     seq);
-  }
-  std::pair<double, float> step(const std::vector<data::TokenBatch>& batches) override {
-    const double loss = trainer_.forward_backward(batches);
-    const float norm = trainer_.optimizer_step();
-    trainer_.zero_grad();
-    return {loss, norm};
-  }
-  double eval_loss(const data::TokenBatch& batch) override { return trainer_.eval_loss(batch); }
-  float last_lr() const override { return trainer_.last_lr(); }
-  void save(const std::string& path, const CheckpointMeta& meta) override {
-    trainer_.save_checkpoint(path, meta);
-  }
-  CheckpointMeta load(const std::string& path, bool with_optimizer) override {
-    return trainer_.load_checkpoint(path, with_optimizer);
-  }
-
- private:
-  static parallel::ParallelOptions options(const exp::ParallelLayoutOptions& l) {
-    parallel::ParallelOptions o;
-    o.micro_batches = l.micro_batches;
-    o.zero1 = l.zero1;
-    o.timeout_s = l.comm_timeout;
-    return o;
-  }
-  parallel::ParallelTrainer trainer_;
-};
-
 // The training loop: every rank runs it; the root alone writes and prints.
 // `dp_rank` of `dp_size` picks this rank's rows of each global batch.
 int train_loop(const TrainSetup& s, const data::Tokenizer& tok, const data::TokenDataset& train_set,
-               Engine& engine, int dp_rank, int dp_size) {
+               exp::Engine& engine, int dp_rank, int dp_size) {
   const exp::TrainLoopOptions& t = s.loop;
   exp::RunDir run(t.run_dir, t.resume);
   data::PackedLoader loader(train_set, t.batch_size, t.seq_len, dp_rank, dp_size);
@@ -280,19 +164,9 @@ int train(const cli::Args& args) {
          tok.vocab_size());
   s.optim.total_steps = t.steps;
 
-  if (!s.layout.requested() && !parallel::launched_as_several_ranks()) {
-    OneRank engine(s, exp::parse_device(t.device));
-    return train_loop(s, tok, train_set, engine, 0, 1);
-  }
-  parallel::MpiSession mpi;
-  return parallel::run_or_abort_job([&] {
-    parallel::ProcessGrid grid(s.layout.tp, s.layout.pp);
-#ifdef CONDENSE_HAVE_CUDA
-    // One GPU per rank on a node.
-    if (t.device == "cuda") cuda::register_backend(grid.local_rank());
-#endif
-    OnGrid engine(grid, s, exp::parse_device(t.device));
-    return train_loop(s, tok, train_set, engine, grid.dp_rank(), grid.dp_size());
+  exp::EngineSetup setup{s.model, t.seed, s.optim, s.layout, t.device};
+  return exp::run_with_engine(setup, [&](exp::Engine& engine, int dp_rank, int dp_size) {
+    return train_loop(s, tok, train_set, engine, dp_rank, dp_size);
   });
 }
 

@@ -3,14 +3,21 @@
 #include <sched.h>
 
 #include <chrono>
+#include <thread>
 
 #include "parallel/mpi_check.h"
 
 namespace condense::parallel {
+namespace {
+
+constexpr std::chrono::milliseconds kSpinFor{100};
+
+}  // namespace
 
 void wait_or_timeout(MPI_Request& request, double timeout_s, const std::string& what) {
   using Clock = std::chrono::steady_clock;
-  const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
+  const auto start = Clock::now();
+  const auto deadline = start + std::chrono::duration<double>(timeout_s);
   for (;;) {
     int done = 0;
     MPI_CHECK(MPI_Test(&request, &done, MPI_STATUS_IGNORE));
@@ -22,8 +29,13 @@ void wait_or_timeout(MPI_Request& request, double timeout_s, const std::string& 
            " s (is a peer rank dead or stuck?)");
     }
     // Ranks may outnumber cores (tests run 4 ranks on 2): give the core to a rank
-    // that has work instead of spinning; with a core each this returns at once.
-    sched_yield();
+    // that has work instead of spinning; with a core each this returns at once. A
+    // long wait (a peer doing work alone, such as evaluation) sleeps between polls,
+    // leaving the core to that peer's threads.
+    if (Clock::now() - start > kSpinFor)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    else
+      sched_yield();
   }
 }
 

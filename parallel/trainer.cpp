@@ -91,15 +91,11 @@ std::vector<MicroBatch> ParallelTrainer::split(const std::vector<data::TokenBatc
       fail("--micro-batches ", m, ": a data-parallel rank has only ", b.rows,
            " rows of each batch (train.batch_size / data-parallel size)");
     for (int j = 0; j < m; ++j) {
-      const int64_t r0 = b.rows * j / m, r1 = b.rows * (j + 1) / m;
-      const auto first = static_cast<ptrdiff_t>(r0 * b.T), last = static_cast<ptrdiff_t>(r1 * b.T);
+      data::BatchTensors t =
+          data::to_tensors(data::rows_of(b, b.rows * j / m, b.rows * (j + 1) / m), device_);
       MicroBatch mb;
-      mb.args = ForwardArgs::tokens(
-          Tensor::from_i32(std::vector<int32_t>(b.inputs.begin() + first, b.inputs.begin() + last),
-                           {r1 - r0, b.T}, device_));
-      mb.targets = Tensor::from_i32(
-          std::vector<int32_t>(b.targets.begin() + first, b.targets.begin() + last), {r1 - r0, b.T},
-          device_);
+      mb.args = std::move(t.args);
+      mb.targets = std::move(t.targets);
       // A batch without a single target carries no loss; 1 avoids dividing by 0.
       mb.denominator = std::max(tokens[k], 1.0) * static_cast<double>(batches.size());
       out.push_back(std::move(mb));

@@ -75,6 +75,9 @@ class ParallelTrainer {
   // Every rank reads the checkpoint and keeps its shard (optimizer state too when
   // `with_optimizer`). The checkpoint may come from any layout.
   CheckpointMeta load_checkpoint(const std::string& path, bool with_optimizer);
+  // Every rank keeps its shard of the weights of `full`, a whole model of this
+  // config (on the CPU): a pretrained model a method changed before training it.
+  void set_weights(const Llama& full);
 
   Communicator& tp_comm() { return *tp_; }
   Communicator& dp_comm() { return *dp_; }

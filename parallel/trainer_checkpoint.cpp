@@ -126,16 +126,22 @@ void ParallelTrainer::save_checkpoint(const std::string& path, const CheckpointM
   world_->all_reduce_host(0.0, ReduceOp::sum);
 }
 
-CheckpointMeta ParallelTrainer::load_checkpoint(const std::string& path, bool with_optimizer) {
-  Llama full(config_, 0);
-  std::unique_ptr<AdamW> full_optimizer;
-  if (with_optimizer) full_optimizer = std::make_unique<AdamW>(full.params(), optim_config_);
-  const CheckpointMeta meta = condense::load_checkpoint(path, full, full_optimizer.get());
+void ParallelTrainer::set_weights(const Llama& full) {
+  if (!(full.config() == config_)) fail("parallel: set_weights from a model of another config");
   const int r = grid_.tp_rank(), n = grid_.tp_size();
   for (Param& p : model_->params()) {
     p.var.set_value(slice_for(full.param(p.name).var.value(), p.tp_dim, r, n).to(device_));
     p.var.zero_grad();
   }
+}
+
+CheckpointMeta ParallelTrainer::load_checkpoint(const std::string& path, bool with_optimizer) {
+  Llama full(config_, 0);
+  std::unique_ptr<AdamW> full_optimizer;
+  if (with_optimizer) full_optimizer = std::make_unique<AdamW>(full.params(), optim_config_);
+  const CheckpointMeta meta = condense::load_checkpoint(path, full, full_optimizer.get());
+  set_weights(full);
+  const int r = grid_.tp_rank(), n = grid_.tp_size();
   if (with_optimizer) {
     for (auto& [name, s] : optimizer_->state()) {
       const int tp_dim = model_->param(name).tp_dim;

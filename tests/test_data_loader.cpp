@@ -1,5 +1,5 @@
 // Loaders: the packed training stream (resume, sharding, wrap-around), perplexity
-// windows, and long-document windows.
+// windows, and long-document windows; batches split into row ranges and made tensors.
 #include <gtest/gtest.h>
 
 #include <numeric>
@@ -165,6 +165,55 @@ TEST(WindowSampler, ShuffledEpochsResumeAndShard) {
     x.inputs.insert(x.inputs.end(), y.inputs.begin(), y.inputs.end());
     EXPECT_EQ(x.inputs, whole.next().inputs);
   }
+}
+
+// A 3-row batch with positions and a mask, every value telling its row apart.
+TokenBatch numbered_batch() {
+  TokenBatch b;
+  b.rows = 3;
+  b.T = 2;
+  for (int32_t i = 0; i < 6; ++i) {
+    b.inputs.push_back(10 + i);
+    b.targets.push_back(20 + i);
+    b.positions.push_back(30 + i);
+  }
+  for (int i = 0; i < 12; ++i) b.mask.push_back(static_cast<uint8_t>(i % 3 == 0));
+  return b;
+}
+
+TEST(TokenBatch, RowsKeepTheirPositionsAndMask) {
+  const TokenBatch b = numbered_batch();
+  const TokenBatch mid = data::rows_of(b, 1, 2);
+  EXPECT_EQ(mid.rows, 1);
+  EXPECT_EQ(mid.inputs, (std::vector<int32_t>{12, 13}));
+  EXPECT_EQ(mid.targets, (std::vector<int32_t>{22, 23}));
+  EXPECT_EQ(mid.positions, (std::vector<int32_t>{32, 33}));
+  EXPECT_EQ(mid.mask, (std::vector<uint8_t>{0, 0, 1, 0}));  // mask elements 4..7
+  EXPECT_THROW(data::rows_of(b, 2, 4), Error);
+  // A plain causal batch stays without them.
+  TokenBatch plain = b;
+  plain.positions.clear();
+  plain.mask.clear();
+  EXPECT_TRUE(data::rows_of(plain, 0, 2).mask.empty());
+}
+
+TEST(TokenBatch, TensorsCarryPositionsAndMask) {
+  const TokenBatch b = numbered_batch();
+  const data::BatchTensors t = data::to_tensors(b, Device::cpu);
+  EXPECT_EQ(t.args.ids.to_i32_vector(), b.inputs);
+  EXPECT_EQ(t.targets.to_i32_vector(), b.targets);
+  EXPECT_EQ(t.args.pos.to_i32_vector(), b.positions);
+  ASSERT_EQ(t.args.mask.shape(), (Shape{3, 2, 2}));
+  EXPECT_EQ(std::vector<uint8_t>(t.args.mask.u8(), t.args.mask.u8() + 12), b.mask);
+  TokenBatch plain = b;
+  plain.positions.clear();
+  plain.mask.clear();
+  const data::BatchTensors causal = data::to_tensors(plain, Device::cpu);
+  EXPECT_FALSE(causal.args.pos.defined());
+  EXPECT_FALSE(causal.args.mask.defined());
+  TokenBatch wrong = b;
+  wrong.mask.pop_back();
+  EXPECT_THROW(data::to_tensors(wrong, Device::cpu), Error);
 }
 
 }  // namespace

@@ -172,13 +172,14 @@ TEST(GistBatch, PromptCacheColumnsFollowTheCondition) {
 
 TEST(GistBatch, OnlyCompletionTokensAreTargets) {
   const Example a = example({10, 11}, {12});  // prompt 10 11 G G 12 | 50 51 2
-  const Batch t = training_batch(method(Condition::gist), {&a}, 100, Device::cpu);
-  EXPECT_EQ(t.ids.to_i32_vector(), (std::vector<int32_t>{10, 11, G, G, 12, 50, 51}));
-  EXPECT_EQ(t.targets.to_i32_vector(), (std::vector<int32_t>{-100, -100, -100, -100, 50, 51, 2}));
-  EXPECT_EQ(t.targets_count, 3);
+  const TrainingBatch t = training_batch(method(Condition::gist), {&a}, 100);
+  EXPECT_EQ(t.rows.inputs, (std::vector<int32_t>{10, 11, G, G, 12, 50, 51}));
+  EXPECT_EQ(t.rows.targets, (std::vector<int32_t>{-100, -100, -100, -100, 50, 51, 2}));
+  EXPECT_EQ(t.rows.positions, (std::vector<int32_t>{0, 1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(t.tokens, 7);
   // Cut from the right at max_length (the EOS and the last output token go).
-  const Batch cut = training_batch(method(Condition::gist), {&a}, 6, Device::cpu);
-  EXPECT_EQ(cut.targets.to_i32_vector(), (std::vector<int32_t>{-100, -100, -100, -100, 50}));
+  const TrainingBatch cut = training_batch(method(Condition::gist), {&a}, 6);
+  EXPECT_EQ(cut.rows.targets, (std::vector<int32_t>{-100, -100, -100, -100, 50}));
 }
 
 }  // namespace

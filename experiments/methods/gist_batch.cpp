@@ -6,44 +6,65 @@
 
 namespace condense::gist {
 
-Batch pack(const std::vector<RowPlan>& rows, Condition c, int32_t pad_id, Device device) {
+namespace {
+
+// pack()'s rows on the host: ids, positions and targets [B,T], mask [B,T,M+T].
+struct HostRows {
+  int64_t B = 0, T = 0, M = 0;
+  std::vector<int32_t> ids, pos, targets;  // targets empty unless the rows had targets
+  std::vector<uint8_t> mask;
+  int64_t tokens = 0;  // real (non-pad) tokens
+};
+
+HostRows pack_host(const std::vector<RowPlan>& rows, Condition c, int32_t pad_id) {
   if (rows.empty()) fail("gist: cannot pack an empty batch");
-  Batch b;
-  b.rows = static_cast<int64_t>(rows.size());
-  b.M = static_cast<int64_t>(rows[0].prefix_keys.size());
+  HostRows h;
+  h.B = static_cast<int64_t>(rows.size());
+  h.M = static_cast<int64_t>(rows[0].prefix_keys.size());
   bool with_targets = false;
   for (const RowPlan& r : rows) {
-    b.T = std::max(b.T, static_cast<int64_t>(r.ids.size()));
-    if (static_cast<int64_t>(r.prefix_keys.size()) != b.M)
+    h.T = std::max(h.T, static_cast<int64_t>(r.ids.size()));
+    if (static_cast<int64_t>(r.prefix_keys.size()) != h.M)
       fail("gist: rows of one batch must have the same number of cache columns");
     with_targets |= !r.targets.empty();
   }
-  const int64_t B = b.rows, T = b.T, M = b.M, S = M + T;
-  std::vector<int32_t> ids(static_cast<size_t>(B * T), pad_id), pos(ids.size(), 0);
-  std::vector<int32_t> targets(with_targets ? ids.size() : 0, -100);
-  std::vector<uint8_t> mask(static_cast<size_t>(B * T * S), 0);
-  for (int64_t r = 0; r < B; ++r) {
+  const int64_t T = h.T, M = h.M, S = M + T;
+  h.ids.assign(static_cast<size_t>(h.B * T), pad_id);
+  h.pos.assign(h.ids.size(), 0);
+  if (with_targets) h.targets.assign(h.ids.size(), -100);
+  h.mask.assign(static_cast<size_t>(h.B * T * S), 0);
+  for (int64_t r = 0; r < h.B; ++r) {
     const RowPlan& row = rows[r];
     const int64_t n = static_cast<int64_t>(row.ids.size()), pad = T - n;
     for (int64_t t = 0; t < n; ++t) {
       const int64_t at = r * T + pad + t, i = row.start + t;
-      ids[at] = row.ids[t];
-      pos[at] = static_cast<int32_t>(i);
-      if (!row.targets.empty()) targets[at] = row.targets[t];
-      uint8_t* m = mask.data() + at * S;
+      h.ids[at] = row.ids[t];
+      h.pos[at] = static_cast<int32_t>(i);
+      if (!row.targets.empty()) h.targets[at] = row.targets[t];
+      uint8_t* m = h.mask.data() + at * S;
       for (int64_t col = 0; col < M; ++col) {
         const int64_t j = row.prefix_keys[col];
         m[col] = j >= 0 && may_attend(c, i, j, row.gists);
       }
       for (int64_t u = 0; u <= t; ++u) m[M + pad + u] = may_attend(c, i, row.start + u, row.gists);
     }
-    b.tokens += n;
-    for (int32_t y : row.targets) b.targets_count += y != -100;
+    h.tokens += n;
   }
-  b.ids = Tensor::from_i32(ids, {B, T}, device);
-  b.pos = Tensor::from_i32(pos, {B, T}, device);
-  b.mask = Tensor::from_u8(mask, {B, T, S}, device);
-  if (with_targets) b.targets = Tensor::from_i32(targets, {B, T}, device);
+  return h;
+}
+
+}  // namespace
+
+Batch pack(const std::vector<RowPlan>& rows, Condition c, int32_t pad_id, Device device) {
+  const HostRows h = pack_host(rows, c, pad_id);
+  Batch b;
+  b.rows = h.B;
+  b.T = h.T;
+  b.M = h.M;
+  b.ids = Tensor::from_i32(h.ids, {h.B, h.T}, device);
+  b.pos = Tensor::from_i32(h.pos, {h.B, h.T}, device);
+  b.mask = Tensor::from_u8(h.mask, {h.B, h.T, h.M + h.T}, device);
+  if (!h.targets.empty()) b.targets = Tensor::from_i32(h.targets, {h.B, h.T}, device);
   return b;
 }
 
@@ -89,8 +110,8 @@ Batch rows_from_position_0(const Method& m, const std::vector<const Example*>& e
 
 }  // namespace
 
-Batch training_batch(const Method& m, const std::vector<const Example*>& examples,
-                     int64_t max_length, Device device) {
+TrainingBatch training_batch(const Method& m, const std::vector<const Example*>& examples,
+                             int64_t max_length) {
   std::vector<RowPlan> rows;
   for (const Example* e : examples) {
     std::vector<int32_t> seq = m.layout.prompt(*e);
@@ -108,7 +129,16 @@ Batch training_batch(const Method& m, const std::vector<const Example*>& example
       row.targets[t] = static_cast<int64_t>(t) + 1 >= prompt_len ? seq[t + 1] : -100;
     rows.push_back(std::move(row));
   }
-  return pack(rows, m.condition, m.pad_id, device);
+  HostRows h = pack_host(rows, m.condition, m.pad_id);
+  TrainingBatch out;
+  out.rows.rows = h.B;
+  out.rows.T = h.T;
+  out.rows.inputs = std::move(h.ids);
+  out.rows.targets = std::move(h.targets);
+  out.rows.positions = std::move(h.pos);
+  out.rows.mask = std::move(h.mask);  // [B,T,T]: training rows have no cache columns
+  out.tokens = h.tokens;
+  return out;
 }
 
 Batch prompt_batch(const Method& m, const std::vector<const Example*>& examples, Device device) {

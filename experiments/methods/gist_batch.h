@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "datasets/batch.h"
 #include "experiments/methods/gist_layout.h"
 #include "experiments/methods/gist_mask.h"
 
@@ -39,8 +40,6 @@ struct Batch {
   Tensor mask;     // [B,T,M+T] u8
   Tensor targets;  // [B,T] i32, undefined unless the rows had targets
   int64_t rows = 0, T = 0, M = 0;
-  int64_t tokens = 0;  // real (non-pad) tokens
-  int64_t targets_count = 0;
 };
 
 // Packs rows (all with the same number of prefix columns) left-padded to the longest.
@@ -61,10 +60,19 @@ struct Method {
   int32_t pad_id = 2;
 };
 
+// A training batch on the host, as the training engines (experiments/train_engine.h)
+// take it: positions and mask included, so that it may be split into data-parallel
+// shares and pipeline micro-batches row by row. `tokens` counts the real (non-pad)
+// tokens.
+struct TrainingBatch {
+  data::TokenBatch rows;
+  int64_t tokens = 0;
+};
+
 // Training / scoring: prompt ⊕ completion cut to max_length, fed without its last
 // token; targets are the next token on completion positions only.
-Batch training_batch(const Method& m, const std::vector<const Example*>& examples,
-                     int64_t max_length, Device device);
+TrainingBatch training_batch(const Method& m, const std::vector<const Example*>& examples,
+                             int64_t max_length);
 // The whole prompt (mode none).
 Batch prompt_batch(const Method& m, const std::vector<const Example*>& examples, Device device);
 // instruction ⊕ gists: the run whose keys/values a cache keeps.

@@ -53,14 +53,6 @@ inline data::TokenBatch random_batch(int64_t rows, int64_t T, int64_t vocab, uin
   return b;
 }
 
-// Rows [begin, end) of a batch.
-inline data::TokenBatch rows_of(const data::TokenBatch& b, int64_t begin, int64_t end) {
-  data::TokenBatch out;
-  out.rows = end - begin;
-  out.T = b.T;
-  out.inputs.assign(b.inputs.begin() + begin * b.T, b.inputs.begin() + end * b.T);
-  out.targets.assign(b.targets.begin() + begin * b.T, b.targets.begin() + end * b.T);
-  return out;
-}
+using data::rows_of;
 
 }  // namespace condense::testing

@@ -6,7 +6,9 @@
 // resumed from its newest one, so an interrupted sweep continues where it stopped.
 // Ends with the table of gisting's rouge.csv (condition × k; seen/unseen/human
 // ROUGE-L) in DIR/rouge.{csv,md} and a plot DIR/rouge.svg; stdout gets the Markdown.
-// Every option except the sweep's own goes to the runs unchanged.
+// Every option except the sweep's own goes to the runs unchanged. --sweep.list and
+// --sweep.only split the grid into jobs (slurm/gist_sweep.sh: one array task per
+// point, then this command again for the table).
 #include <filesystem>
 #include <iostream>
 #include <sstream>
@@ -44,7 +46,8 @@ std::vector<GridPoint> grid(const gist::SweepOptions& s) {
 
 // The sweep's arguments without the options it sets per run.
 cli::Args forwarded(const cli::Args& args) {
-  const std::vector<std::string> owned = {"--gist.num_tokens", "--gist.condition", "--run.dir"};
+  const std::vector<std::string> owned = {"--gist.num_tokens", "--gist.condition", "--run.dir",
+                                          "--sweep.only"};
   cli::Args out;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -73,6 +76,11 @@ int sweep(const cli::Args& args) {
   desc.add_options()("train.steps", cli::po::value(&steps)->required(), "steps of every run");
   cli::po::variables_map vm;
   if (!cli::parse("sweep", desc, args, vm, true)) return 0;
+  const std::vector<GridPoint> points = grid(o.sweep);
+  if (o.sweep.list) {
+    for (const GridPoint& p : points) std::cout << p.name() << "\n";
+    return 0;
+  }
   if (o.sweep.dir.empty()) fail("sweep: --sweep.dir is required");
   if (parallel::launched_as_several_ranks())
     fail("sweep: runs its grid in one process; to train a run on several ranks, start ",
@@ -80,17 +88,24 @@ int sweep(const cli::Args& args) {
   fs::create_directories(o.sweep.dir);
 
   const gist::DataFiles files = gist::DataFiles::in(o.data_dir);
-  if (!o.prepare.train_json.empty()) {
+  // A lone grid point runs beside others (array tasks): only the sweep prepares data.
+  if (!o.prepare.train_json.empty() && o.sweep.only.empty()) {
     o.prepare.out = o.data_dir;
     gist::prepare(o.prepare);
   } else if (!fs::exists(files.train)) {
     fail("sweep: ", files.train, " is missing and no --prepare.train_json was given to build it");
   }
 
-  const std::vector<GridPoint> points = grid(o.sweep);
+  if (!o.sweep.only.empty()) {
+    bool known = false;
+    for (const GridPoint& p : points) known |= p.name() == o.sweep.only;
+    if (!known)
+      fail("sweep: --sweep.only ", o.sweep.only, " is not a point of the grid (see --sweep.list)");
+  }
   std::vector<gist::ResultRow> rows;
   for (size_t i = 0; i < points.size(); ++i) {
     const GridPoint& p = points[i];
+    if (!o.sweep.only.empty() && p.name() != o.sweep.only) continue;
     const std::string dir = (fs::path(o.sweep.dir) / p.name()).string();
     const auto done = gist::read_run_result(dir);
     std::cerr << "sweep: [" << i + 1 << "/" << points.size() << "] " << p.name() << ": ";
@@ -115,6 +130,7 @@ int sweep(const cli::Args& args) {
     if (!result) fail("sweep: run ", dir, " left no evaluation summary");
     rows.push_back(*result);
   }
+  if (!o.sweep.only.empty()) return 0;
 
   gist::sort_rows(rows);
   const fs::path out(o.sweep.dir);

@@ -47,7 +47,12 @@ void add_options(po::options_description& desc, Options& o, bool with_training) 
       "sweep.num_tokens", po::value(&o.sweep.num_tokens)->default_value(o.sweep.num_tokens),
       "gist token counts of the gist condition (comma-separated)")(
       "sweep.controls", po::value(&o.sweep.controls)->default_value(o.sweep.controls),
-      "control conditions run at k = 1 (comma-separated, may be empty)");
+      "control conditions run at k = 1 (comma-separated, may be empty)")(
+      "sweep.list", po::bool_switch(&o.sweep.list),
+      "print the grid points' run names, one per line, and stop")(
+      "sweep.only", po::value(&o.sweep.only)->default_value(""),
+      "train and evaluate this grid point alone (a name --sweep.list prints), without preparing "
+      "data or writing the table: one task of a SLURM array (slurm/gist_sweep.sh)");
 }
 
 std::vector<int> parse_int_list(const std::string& text, const std::string& what) {

@@ -5,7 +5,7 @@
 //   [data]    dir: the folder `gist prepare` fills (tokenizer.model, train.h5, validation_*.h5)
 //   [prepare] train_json, valid_dir, tokenizer, vocab_size, max_train
 //   [eval]    max_examples, batch_size, max_new_tokens, cache, every
-//   [sweep]   dir, num_tokens, controls
+//   [sweep]   dir, num_tokens, controls, list, only
 // plus [model], [optim], [train], run.dir, device and resume of experiments/train_options.h.
 #pragma once
 #include <string>
@@ -29,6 +29,8 @@ struct SweepOptions {
   std::string dir;
   std::string num_tokens = "1,2,5,10";               // k of the gist condition
   std::string controls = "pos_control,neg_control";  // run at k = 1
+  bool list = false;                                 // print the grid points' names and stop
+  std::string only;  // run this grid point alone, without the table (a SLURM array task)
 };
 
 struct Options {

@@ -1,0 +1,159 @@
+// The scripts in slurm/ on a real single-node SLURM (slurm/local-cluster.sh starts
+// one when none answers, and stops it again afterwards):
+// - slurm/gist_sweep.sh runs the gisting smoke sweep as three dependent jobs
+//   (prepare, an array task per grid point, the table): all complete, each array task
+//   trains its own point, and the table job finds every run finished;
+// - slurm/condense.sbatch with two tasks trains a grid point data-parallel over two
+//   srun-launched MPI ranks with the losses of the array task's single rank (1e-5).
+// Needs root and slurm-wlm + munge (tools/install-deps.sh); skipped otherwise.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "tests/cli_test_util.h"
+
+namespace condense::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr double kTolerance = 1e-5;
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+class SlurmJobs : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (geteuid() != 0 || std::system("command -v slurmctld >/dev/null 2>&1") != 0) {
+      skip_ = "needs root and slurm-wlm";
+      return;
+    }
+    dir_ = new TempDir;
+    const std::string script = shell_quote(source_path("slurm/local-cluster.sh"));
+    started_ = run_shell("bash " + script + " status", dir_->path()).exit_code != 0;
+    const auto r = run_shell("bash " + script + " start", dir_->path());
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    // "export SLURM_CONF=..." for every sbatch/squeue below.
+    const std::string line = trim(r.out);
+    setenv("SLURM_CONF", line.substr(line.find('=') + 1).c_str(), 1);
+    setenv("CONDENSE", CONDENSE_BINARY, 1);
+  }
+  static void TearDownTestSuite() {
+    if (dir_ && started_)
+      run_shell("bash " + shell_quote(source_path("slurm/local-cluster.sh")) + " stop",
+                dir_->path());
+    delete dir_;
+    dir_ = nullptr;
+  }
+  void SetUp() override {
+    if (!skip_.empty()) GTEST_SKIP() << skip_;
+  }
+
+  // Runs a shell command in the scratch directory (where the jobs' logs go).
+  static CommandResult shell(const std::string& cmd) {
+    return run_shell("cd " + shell_quote(dir_->path().string()) + " && " + cmd, dir_->path());
+  }
+
+  // Waits until none of the jobs is pending or running; returns each one's state.
+  static std::vector<std::string> wait_for(const std::vector<std::string>& jobs) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(4);
+    std::string list;
+    for (const auto& j : jobs) list += (list.empty() ? "" : ",") + j;
+    while (std::chrono::steady_clock::now() < deadline &&
+           !trim(shell("squeue -h -j " + list).out).empty())
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    std::vector<std::string> states;
+    for (const auto& j : jobs) {
+      // An array's record names its tasks: every one must have completed.
+      const std::string out = shell("scontrol -o show job " + j).out;
+      std::string state = "COMPLETED";
+      for (size_t at = out.find("JobState="); at != std::string::npos;
+           at = out.find("JobState=", at + 1)) {
+        const std::string s = out.substr(at + 9, out.find(' ', at) - at - 9);
+        if (s != "COMPLETED") state = s;
+      }
+      if (out.find("JobState=") == std::string::npos) state = "unknown: " + out;
+      states.push_back(state);
+    }
+    return states;
+  }
+
+  // The sweep's options: the smoke config, absolute paths (jobs run in the scratch dir).
+  static std::string sweep_options() {
+    return "--config " + shell_quote(source_path("experiments/configs/gist/smoke.cfg")) +
+           " --data.dir " + shell_quote(dir_->file("data")) + " --sweep.dir " +
+           shell_quote(dir_->file("sweep")) + " --prepare.train_json " +
+           shell_quote(source_path(
+               "tests/data/datasets/alpaca_plus/partial/alpaca_part_of_train_APPROX.json")) +
+           " --prepare.valid_dir " + shell_quote(source_path("tests/data/datasets/alpaca_plus"));
+  }
+
+  static TempDir* dir_;
+  static bool started_;
+  static std::string skip_;
+};
+
+TempDir* SlurmJobs::dir_ = nullptr;
+bool SlurmJobs::started_ = false;
+std::string SlurmJobs::skip_;
+
+TEST_F(SlurmJobs, GistSweepRunsAsDependentJobsAndRanksLaunchBySrun) {
+  const auto submit =
+      shell("bash " + shell_quote(source_path("slurm/gist_sweep.sh")) + " " + sweep_options());
+  ASSERT_EQ(submit.exit_code, 0) << submit.err;
+  std::vector<std::string> jobs;
+  std::istringstream ids(submit.out);
+  for (std::string id; std::getline(ids, id);) jobs.push_back(id);
+  ASSERT_EQ(jobs.size(), 3u) << submit.out;
+  EXPECT_EQ(wait_for(jobs), (std::vector<std::string>(3, "COMPLETED")))
+      << shell("tail -n 5 slurm-*.out").out;
+
+  // Each array task ran its own point; the table job only collected them.
+  const std::vector<std::string> points = {"gist-1",  "gist-2",        "gist-5",
+                                           "gist-10", "pos_control-1", "neg_control-1"};
+  for (size_t i = 0; i < points.size(); ++i) {
+    const std::string log =
+        slurp(dir_->file("slurm-" + jobs[1] + "_" + std::to_string(i) + ".out"));
+    EXPECT_NE(log.find(points[i] + ": starting"), std::string::npos) << log;
+    EXPECT_EQ(logged_losses(dir_->file("sweep/" + points[i])).size(), 2u) << points[i];
+  }
+  const std::string table_log = slurp(dir_->file("slurm-" + jobs[2] + ".out"));
+  for (const auto& p : points)
+    EXPECT_NE(table_log.find(p + ": finished, skipped"), std::string::npos) << table_log;
+  const std::string csv = slurp(dir_->file("sweep/rouge.csv"));
+  for (const auto& p : points) {
+    const std::string row = p.substr(0, p.find('-')) + "," + p.substr(p.find('-') + 1) + ",";
+    EXPECT_NE(csv.find("\n" + row), std::string::npos) << row << " in\n" << csv;
+  }
+
+  // gist-1 again, on two srun-launched ranks (data parallel), logging every step.
+  const std::string run = dir_->file("dp2"), reference = dir_->file("one");
+  const std::string gist1 = sweep_options() +
+                            " --gist.num_tokens 1 --train.log_every 1 --train.steps 20 "
+                            "--eval.max_examples 1 --run.dir ";
+  const auto dp2 = shell("timeout 120 sbatch --parsable --wait -n 2 " +
+                         shell_quote(source_path("slurm/condense.sbatch")) + " gist train " +
+                         gist1 + shell_quote(run));
+  ASSERT_EQ(dp2.exit_code, 0) << dp2.err << shell("cat slurm-*.out | tail -n 20").out;
+  const std::string dp2_log = slurp(dir_->file("slurm-" + trim(dp2.out) + ".out"));
+  EXPECT_NE(dp2_log.find("ranks dp 2 x pp 1 x tp 1"), std::string::npos) << dp2_log;
+  const auto one = shell("timeout 120 sbatch --parsable --wait " +
+                         shell_quote(source_path("slurm/condense.sbatch")) + " gist train " +
+                         gist1 + shell_quote(reference));
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  const auto got = logged_losses(run), want = logged_losses(reference);
+  ASSERT_EQ(got.size(), 20u);
+  ASSERT_EQ(want.size(), 20u);
+  for (size_t i = 0; i < want.size(); ++i)
+    EXPECT_NEAR(got[i].second, want[i].second, kTolerance * want[i].second)
+        << "step " << want[i].first;
+}
+
+}  // namespace
+}  // namespace condense::testing

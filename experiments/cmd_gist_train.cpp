@@ -12,10 +12,8 @@
 // continues from its newest checkpoint with the same weights, optimizer moments and
 // data position (under any layout), and an already finished run only completes a
 // missing evaluation.
-#include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <iomanip>
 #include <iostream>
 
 #include "datasets/tokenizer.h"
@@ -27,8 +25,6 @@
 
 namespace condense::cmd {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 // The model to train: the run's own (resume), a pretrained one given more vocab rows
 // (`pretrained`), or a fresh one. The vocabulary is --model.vocab_size when given
@@ -47,15 +43,12 @@ LlamaConfig model_config(const gist::Options& o, const exp::RunDir& run, int64_t
     fail("gist train: --model.vocab_size ", vocab, " leaves no row for <GIST> (need ", gist_vocab,
          ")");
   if (!o.train.init_from.empty()) {
-    const std::string ckpt = std::filesystem::is_directory(o.train.init_from)
-                                 ? exp::locate_model(o.train.init_from).checkpoint
-                                 : o.train.init_from;
-    const LlamaConfig c = read_checkpoint_config(ckpt);
-    if (c.vocab_size < gist_vocab - 1 || c.vocab_size > vocab)
-      fail("gist train: ", ckpt, " has vocab ", c.vocab_size, " but the tokenizer has ",
-           gist_vocab - 1, " tokens and the model will have ", vocab);
-    pretrained = std::make_unique<Llama>(c, o.train.seed);
-    load_checkpoint(ckpt, *pretrained, nullptr);
+    const std::string ckpt = exp::checkpoint_in(o.train.init_from);
+    const int64_t V = read_checkpoint_config(ckpt).vocab_size;
+    if (V < gist_vocab - 1 || V > vocab)
+      fail("gist train: ", ckpt, " has vocab ", V, " but the tokenizer has ", gist_vocab - 1,
+           " tokens and the model will have ", vocab);
+    pretrained = std::make_unique<Llama>(exp::load_model(ckpt, Device::cpu));
     pretrained->resize_vocab(vocab);
     return pretrained->config();
   }
@@ -67,9 +60,8 @@ LlamaConfig model_config(const gist::Options& o, const exp::RunDir& run, int64_t
 // This data-parallel rank's rows of the training batch of `examples`.
 data::TokenBatch my_rows(const gist::Method& m, const std::vector<const gist::Example*>& examples,
                          int64_t max_length, int dp_rank, int dp_size, int64_t* tokens) {
-  gist::TrainingBatch b = gist::training_batch(m, examples, max_length);
+  const gist::TrainingBatch b = gist::training_batch(m, examples, max_length);
   if (tokens) *tokens += b.tokens;
-  if (dp_size == 1) return std::move(b.rows);
   return data::rows_of(b.rows, data::shard_begin(b.rows.rows, dp_rank, dp_size),
                        data::shard_end(b.rows.rows, dp_rank, dp_size));
 }
@@ -191,9 +183,7 @@ int gist_train(const cli::Args& args) {
         std::cerr << "; ranks dp " << dp_size << " x pp " << layout.pp << " x tp " << layout.tp;
       std::cerr << "\n";
     }
-    const auto start = Clock::now();
-    auto window_start = start;
-    int64_t window_steps = 0, window_tokens = 0;
+    exp::ProgressLog progress(run, t.steps, last);
     while (step < last) {
       ++step;
       std::vector<data::TokenBatch> batches;
@@ -205,28 +195,10 @@ int gist_train(const cli::Args& args) {
       }
       const auto [loss, norm] = engine.step(batches);
       tokens_seen += step_tokens;
-      window_tokens += step_tokens;
-      ++window_steps;
+      progress.add_step(step_tokens);
       if (!std::isfinite(loss)) fail("gist train: loss became ", loss, " at step ", step);
-      if (root && (step % t.log_every == 0 || step == last)) {
-        const auto now = Clock::now();
-        const double dt = std::chrono::duration<double>(now - window_start).count();
-        const double eta = dt / window_steps * static_cast<double>(last - step);
-        std::cerr << "step " << step << "/" << t.steps << " loss " << std::fixed
-                  << std::setprecision(4) << loss << " lr " << std::scientific
-                  << std::setprecision(2) << engine.last_lr() << std::defaultfloat << " tok/s "
-                  << static_cast<int64_t>(window_tokens / dt) << " eta "
-                  << exp::format_duration(eta) << "\n";
-        run.log({{"step", step},
-                 {"loss", loss},
-                 {"lr", engine.last_lr()},
-                 {"grad_norm", norm},
-                 {"tokens", tokens_seen},
-                 {"tok_per_s", window_tokens / dt},
-                 {"elapsed_s", std::chrono::duration<double>(now - start).count()}});
-        window_start = now;
-        window_steps = window_tokens = 0;
-      }
+      if (root && (step % t.log_every == 0 || step == last))
+        progress.report(step, loss, engine.last_lr(), norm, tokens_seen);
       if (valid && (step % t.eval_every == 0 || step == last)) {
         const double vl = validation_loss(engine, method, *valid, t.eval_batches, t.batch_size,
                                           t.seq_len, dp_rank, dp_size);

@@ -6,10 +6,8 @@
 // continues from the newest checkpoint and reproduces the uninterrupted run
 // exactly (weights, optimizer moments, step and data position are all saved).
 // Checkpoints hold whole tensors, so a run may resume under another layout.
-#include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <iomanip>
 #include <iostream>
 #include <memory>
 #include <vector>
@@ -23,8 +21,6 @@
 
 namespace condense::cmd {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 // Everything the command line and config file say.
 struct TrainSetup {
@@ -55,12 +51,7 @@ int train_loop(const TrainSetup& s, const data::Tokenizer& tok, const data::Toke
       std::cerr << "resuming " << t.run_dir << " at step " << step << " from " << ckpt << "\n";
     }
   } else {
-    if (!t.init_from.empty()) {
-      const std::string ckpt = std::filesystem::is_directory(t.init_from)
-                                   ? exp::locate_model(t.init_from).checkpoint
-                                   : t.init_from;
-      engine.load(ckpt, false);
-    }
+    if (!t.init_from.empty()) engine.load(exp::checkpoint_in(t.init_from), false);
     if (engine.root()) {
       run.write_config(s.config_text);
       std::filesystem::copy_file(s.tokenizer_path, t.run_dir + "/tokenizer.model",
@@ -88,37 +79,17 @@ int train_loop(const TrainSetup& s, const data::Tokenizer& tok, const data::Toke
     engine.save(run.checkpoint_path(at), meta);
     if (engine.root()) run.prune_checkpoints(static_cast<int>(t.keep_checkpoints));
   };
-  const auto start = Clock::now();
-  auto window_start = start;
-  int64_t window_steps = 0;
+  exp::ProgressLog progress(run, t.steps, last);
   while (step < last) {
     ++step;
     std::vector<data::TokenBatch> batches;
     for (int64_t micro = 0; micro < t.grad_accum; ++micro) batches.push_back(loader.next());
     const auto [loss, norm] = engine.step(batches);
     tokens_seen += tokens_per_step;
-    ++window_steps;
+    progress.add_step(tokens_per_step);
     if (!std::isfinite(loss)) fail("train: loss became ", loss, " at step ", step);
-    if (engine.root() && (step % t.log_every == 0 || step == last)) {
-      const auto now = Clock::now();
-      const double dt = std::chrono::duration<double>(now - window_start).count();
-      const double tok_s = static_cast<double>(window_steps * tokens_per_step) / dt;
-      const double eta = dt / window_steps * static_cast<double>(last - step);
-      std::cerr << "step " << step << "/" << t.steps << " loss " << std::fixed
-                << std::setprecision(4) << loss << " lr " << std::scientific << std::setprecision(2)
-                << engine.last_lr() << std::defaultfloat << " tok/s " << static_cast<int64_t>(tok_s)
-                << " eta " << exp::format_duration(eta) << "\n";
-      run.log({{"step", step},
-               {"loss", loss},
-               {"lr", engine.last_lr()},
-               {"grad_norm", norm},
-               {"tokens", tokens_seen},
-               {"tok_per_s", tok_s},
-               {"gflops", step_flops * window_steps / dt / 1e9},
-               {"elapsed_s", std::chrono::duration<double>(now - start).count()}});
-      window_start = now;
-      window_steps = 0;
-    }
+    if (engine.root() && (step % t.log_every == 0 || step == last))
+      progress.report(step, loss, engine.last_lr(), norm, tokens_seen, step_flops);
     if (valid_set && t.eval_every > 0 && (step % t.eval_every == 0 || step == last)) {
       data::PackedLoader vloader(*valid_set, t.batch_size, t.seq_len, dp_rank, dp_size);
       double sum = 0;

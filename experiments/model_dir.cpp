@@ -32,6 +32,10 @@ ModelFiles locate_model(const std::string& dir) {
   return f;
 }
 
+std::string checkpoint_in(const std::string& file_or_dir) {
+  return fs::is_directory(file_or_dir) ? locate_model(file_or_dir).checkpoint : file_or_dir;
+}
+
 Llama load_model(const std::string& checkpoint, Device device) {
   Llama model(read_checkpoint_config(checkpoint), 0);
   load_checkpoint(checkpoint, model, nullptr);

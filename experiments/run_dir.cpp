@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
+#include <iostream>
 #include <vector>
 
 #include "core/atomic_file.h"
@@ -74,6 +76,37 @@ std::string format_duration(double seconds) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
   return buf;
+}
+
+ProgressLog::ProgressLog(const RunDir& run, int64_t steps, int64_t last)
+    : run_(run), steps_(steps), last_(last), start_(Clock::now()), window_start_(start_) {}
+
+void ProgressLog::add_step(int64_t tokens) {
+  ++window_steps_;
+  window_tokens_ += tokens;
+}
+
+void ProgressLog::report(int64_t step, double loss, float lr, float grad_norm, int64_t tokens_seen,
+                         double flops_per_step) {
+  const auto now = Clock::now();
+  const double dt = std::chrono::duration<double>(now - window_start_).count();
+  const double tok_s = static_cast<double>(window_tokens_) / dt;
+  const double eta = dt / static_cast<double>(window_steps_) * static_cast<double>(last_ - step);
+  std::cerr << "step " << step << "/" << steps_ << " loss " << std::fixed << std::setprecision(4)
+            << loss << " lr " << std::scientific << std::setprecision(2) << lr << std::defaultfloat
+            << " tok/s " << static_cast<int64_t>(tok_s) << " eta " << format_duration(eta) << "\n";
+  nlohmann::json record = {{"step", step},
+                           {"loss", loss},
+                           {"lr", lr},
+                           {"grad_norm", grad_norm},
+                           {"tokens", tokens_seen},
+                           {"tok_per_s", tok_s},
+                           {"elapsed_s", std::chrono::duration<double>(now - start_).count()}};
+  if (flops_per_step > 0)
+    record["gflops"] = flops_per_step * static_cast<double>(window_steps_) / dt / 1e9;
+  run_.log(record);
+  window_start_ = now;
+  window_steps_ = window_tokens_ = 0;
 }
 
 }  // namespace condense::exp

@@ -1,6 +1,8 @@
 // A run directory: config.cfg (the resolved options), metrics.jsonl (one JSON
 // object per logged step), checkpoints/step_NNNNNNNN.h5, tokenizer.model.
 #pragma once
+#include <chrono>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -29,5 +31,26 @@ class RunDir {
 
 // Formats seconds as H:MM:SS for progress lines.
 std::string format_duration(double seconds);
+
+// A training loop's progress reports: each covers the steps since the previous one
+// and goes to stderr as one line (step, loss, lr, tok/s, ETA) and to metrics.jsonl.
+class ProgressLog {
+ public:
+  // `steps`: the run's length; `last`: the step this invocation stops at (for the ETA).
+  ProgressLog(const RunDir& run, int64_t steps, int64_t last);
+  // A step done that trained on `tokens` tokens.
+  void add_step(int64_t tokens);
+  // Reports the steps since the last report. With `flops_per_step` > 0 the record
+  // also has the achieved GFLOP/s.
+  void report(int64_t step, double loss, float lr, float grad_norm, int64_t tokens_seen,
+              double flops_per_step = 0);
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  const RunDir& run_;
+  int64_t steps_, last_;
+  Clock::time_point start_, window_start_;
+  int64_t window_steps_ = 0, window_tokens_ = 0;
+};
 
 }  // namespace condense::exp

@@ -52,6 +52,7 @@ class OneRank : public Engine {
     return load_checkpoint(path, model_, with_optimizer ? &opt_ : nullptr);
   }
   void set_weights(const Llama& full) override {
+    if (!(full.config() == model_.config())) fail("set_weights from a model of another config");
     for (Param& p : model_.params()) p.var.set_value(full.param(p.name).var.value().to(device_));
   }
   const Llama* whole_model() override { return &model_; }
@@ -92,11 +93,8 @@ class OnGrid : public Engine {
   }
   void set_weights(const Llama& full) override { trainer_.set_weights(full); }
   const Llama* whole_model() override {
-    const auto values = trainer_.gather(parallel::Gathered::value);
-    if (!root()) return nullptr;
-    whole_ = std::make_unique<Llama>(trainer_.model().config(), 0);
-    for (const auto& [name, t] : values) whole_->param(name).var.set_value(t);
-    if (device_ != Device::cpu) whole_->to(device_);
+    whole_ = trainer_.gather_model();
+    if (whole_ && device_ != Device::cpu) whole_->to(device_);
     return whole_.get();
   }
   void wait_for_root() override {

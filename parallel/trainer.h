@@ -69,6 +69,9 @@ class ParallelTrainer {
   // Full logical tensors (name, value) of every parameter on world rank 0, empty
   // elsewhere; every rank must call it.
   std::vector<std::pair<std::string, Tensor>> gather(Gathered what);
+  // The whole model with this step's weights (on the CPU) on world rank 0, nullptr
+  // elsewhere; every rank must call it.
+  std::unique_ptr<Llama> gather_model();
   // Rank 0 writes the full model and optimizer state with core's save_checkpoint
   // (NAME.tmp, then renamed); every rank returns once it is in place.
   void save_checkpoint(const std::string& path, const CheckpointMeta& meta);

@@ -109,18 +109,24 @@ std::vector<std::pair<std::string, Tensor>> ParallelTrainer::gather(Gathered wha
   return all;
 }
 
-void ParallelTrainer::save_checkpoint(const std::string& path, const CheckpointMeta& meta) {
+std::unique_ptr<Llama> ParallelTrainer::gather_model() {
   const auto values = gather(Gathered::value);
+  if (grid_.rank() != 0) return nullptr;
+  auto full = std::make_unique<Llama>(config_, 0);
+  for (const auto& [name, t] : values) full->param(name).var.set_value(t);
+  return full;
+}
+
+void ParallelTrainer::save_checkpoint(const std::string& path, const CheckpointMeta& meta) {
+  const std::unique_ptr<Llama> full = gather_model();
   const auto m = gather(Gathered::adam_m);
   const auto v = gather(Gathered::adam_v);
-  if (grid_.rank() == 0) {
-    Llama full(config_, 0);
-    AdamW full_optimizer(full.params(), optim_config_);
-    for (const auto& [name, t] : values) full.param(name).var.set_value(t);
+  if (full) {
+    AdamW full_optimizer(full->params(), optim_config_);
     for (const auto& [name, t] : m) full_optimizer.state().at(name).m = t;
     for (const auto& [name, t] : v) full_optimizer.state().at(name).v = t;
     full_optimizer.set_steps_done(optimizer_->steps_done());
-    condense::save_checkpoint(path, full, &full_optimizer, meta);
+    condense::save_checkpoint(path, *full, &full_optimizer, meta);
   }
   // Rank 0 may have failed (and aborted the job); the others wait to hear it is done.
   world_->all_reduce_host(0.0, ReduceOp::sum);

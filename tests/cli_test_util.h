@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -134,15 +135,34 @@ inline std::vector<std::string> small_train_args(const SampleTrainingData& d,
           "32",        "--train.log_every",  "1"};
 }
 
-// (step, loss) of every training line a run wrote to its metrics.jsonl.
-inline std::vector<std::pair<int64_t, double>> logged_losses(const std::string& run_dir) {
+// (step, value of `key`) of every line of a run's metrics.jsonl that has `key`, in order.
+inline std::vector<std::pair<int64_t, double>> logged_values(const std::string& run_dir,
+                                                             const std::string& key) {
   std::vector<std::pair<int64_t, double>> out;
   std::istringstream in(slurp(run_dir + "/metrics.jsonl"));
   for (std::string line; std::getline(in, line);) {
     const auto j = nlohmann::json::parse(line);
-    if (j.contains("loss")) out.emplace_back(j["step"].get<int64_t>(), j["loss"].get<double>());
+    if (j.contains(key)) out.emplace_back(j["step"].get<int64_t>(), j[key].get<double>());
   }
   return out;
+}
+
+// (step, loss) of every training line a run wrote to its metrics.jsonl.
+inline std::vector<std::pair<int64_t, double>> logged_losses(const std::string& run_dir) {
+  return logged_values(run_dir, "loss");
+}
+
+// step -> value of `key` (the last line of a step counts).
+inline std::map<int64_t, double> logged_by_step(const std::string& run_dir,
+                                                const std::string& key) {
+  std::map<int64_t, double> out;
+  for (const auto& [step, value] : logged_values(run_dir, key)) out[step] = value;
+  return out;
+}
+
+// The words that start `condense` on `ranks` ranks under mpirun (cores oversubscribed).
+inline std::vector<std::string> mpirun_condense(int ranks) {
+  return {"mpirun", "-n", std::to_string(ranks), "--oversubscribe", CONDENSE_BINARY};
 }
 
 // The last stderr line is one "condense: error: ..." line mentioning `needle`.

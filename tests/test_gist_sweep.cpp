@@ -5,8 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
-#include <nlohmann/json.hpp>
 
 #include "eval/csv.h"
 #include "tests/cli_test_util.h"
@@ -16,17 +14,6 @@ namespace condense::testing {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Loss per step from a run's metrics.jsonl.
-std::map<int64_t, double> losses(const fs::path& run) {
-  std::map<int64_t, double> out;
-  std::ifstream in(run / "metrics.jsonl");
-  for (std::string line; std::getline(in, line);) {
-    const auto j = nlohmann::json::parse(line);
-    if (j.contains("loss")) out[j["step"].get<int64_t>()] = j["loss"].get<double>();
-  }
-  return out;
-}
 
 TEST(GistSweep, SmokeSweepRunsResumesAndSkips) {
   TempDir dir;
@@ -65,9 +52,9 @@ TEST(GistSweep, SmokeSweepRunsResumesAndSkips) {
   ASSERT_EQ(sweep.exit_code, 0) << sweep.err;
   EXPECT_NE(sweep.err.find("gist-1: resuming"), std::string::npos) << sweep.err;
   // The resumed run logs the same losses as the uninterrupted one (plus its stop at 10).
-  std::map<int64_t, double> resumed = losses(sweep_dir + "/gist-1");
+  std::map<int64_t, double> resumed = logged_by_step(sweep_dir + "/gist-1", "loss");
   resumed.erase(10);
-  EXPECT_EQ(resumed, losses(dir.file("whole")));
+  EXPECT_EQ(resumed, logged_by_step(dir.file("whole"), "loss"));
 
   const eval::CsvTable table = eval::read_csv(sweep_dir + "/rouge.csv");
   EXPECT_EQ(table.header, (std::vector<std::string>{"condition", "num_gist_tokens", "steps", "seen",

@@ -10,7 +10,6 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <map>
 
 #include "tests/cli_test_util.h"
 
@@ -19,20 +18,9 @@ namespace {
 
 constexpr double kTolerance = 1e-5;
 
-// step -> value of `key` in a run's metrics.jsonl.
-std::map<int64_t, double> logged(const std::string& run_dir, const std::string& key) {
-  std::map<int64_t, double> out;
-  std::istringstream in(slurp(run_dir + "/metrics.jsonl"));
-  for (std::string line; std::getline(in, line);) {
-    const auto j = nlohmann::json::parse(line);
-    if (j.contains(key)) out[j["step"].get<int64_t>()] = j[key].get<double>();
-  }
-  return out;
-}
-
 void expect_same(const std::string& run, const std::string& reference, const std::string& key,
                  size_t count) {
-  const auto got = logged(run, key), want = logged(reference, key);
+  const auto got = logged_by_step(run, key), want = logged_by_step(reference, key);
   EXPECT_EQ(got.size(), count) << run << " " << key;
   EXPECT_EQ(want.size(), count) << reference << " " << key;
   for (const auto& [step, value] : want) {
@@ -97,8 +85,7 @@ class MpiGist : public ::testing::Test {
     return run_condense(words, dir_->path());
   }
   static CommandResult on_ranks(int ranks, const std::vector<std::string>& words) {
-    std::vector<std::string> argv = {"mpirun", "-n", std::to_string(ranks), "--oversubscribe",
-                                     CONDENSE_BINARY};
+    std::vector<std::string> argv = mpirun_condense(ranks);
     argv.insert(argv.end(), words.begin(), words.end());
     return run_command(argv, dir_->path());
   }

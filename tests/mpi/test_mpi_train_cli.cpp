@@ -29,10 +29,6 @@ double loss_at(const std::string& run_dir, int64_t step) {
   return NAN;
 }
 
-std::vector<std::string> mpirun(int ranks) {
-  return {"mpirun", "-n", std::to_string(ranks), "--oversubscribe", CONDENSE_BINARY};
-}
-
 class MpiTrain : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -50,7 +46,7 @@ class MpiTrain : public ::testing::Test {
   }
   static std::vector<std::string> grid(int ranks, std::vector<std::string> words,
                                        std::vector<std::string> layout) {
-    std::vector<std::string> argv = mpirun(ranks);
+    std::vector<std::string> argv = mpirun_condense(ranks);
     argv.insert(argv.end(), words.begin(), words.end());
     argv.insert(argv.end(), layout.begin(), layout.end());
     return argv;

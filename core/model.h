@@ -46,10 +46,54 @@ struct Param {
   int tp_dim = -1;
 };
 
-// Keys (after RoPE, or unrotated where a method says so) and values of one layer.
+// Keys and values of one layer. As a prefix (caches, memories): `k` is rotated
+// already, unless `pos` is given: then `k` is unrotated and the layer applies RoPE
+// at `pos` (FoT memory keys at position 0; CCM streaming re-rotates by cache index).
+// From kv_out: `k` after RoPE, `k_raw` before it.
 struct LayerKV {
-  Var k;  // [B,S,Hkv,Dh]
-  Var v;  // [B,S,Hkv,Dh]
+  Var k;       // [B,S,Hkv,Dh]
+  Var v;       // [B,S,Hkv,Dh]
+  Tensor pos;  // [B,S] i32: positions to rotate an unrotated prefix `k` at; else undefined
+  Var k_raw;   // kv_out only: the keys before RoPE [B,T,Hkv,Dh]
+};
+
+// "Replace these rows of K/V with this linear combination of other rows", applied
+// in every layer to the keys (after RoPE) and values, prefix included, just before
+// attention: rows[p] of the keys/values viewed as [B*S, Hkv*Dh] become
+// sum_j weights[p, j] * row j (CCM-merge: a <SUM> slot holds the running mean of
+// the <COMP> keys/values of its index). Differentiable; weights are constants.
+struct KVMix {
+  Tensor rows;     // [P] i32, rows of the flattened [B*S] keys/values replaced
+  Tensor weights;  // [P, B*S] f32
+};
+
+// A tensor a method adds to the model (CCM's <COMP> embeddings, an
+// AutoCompressor's summary table): created, sharded, optimized and checkpointed
+// like the model's own weights.
+struct ParamSpec {
+  std::string name;  // e.g. "ccm.comp_embed.weight"; must not clash with another
+  Tensor value;      // the full logical initial value (CPU, f32)
+  int tp_dim = -1;   // the dimension tensor parallelism splits (-1: replicated)
+  // Which pipeline stage holds it: the stage of this layer; kFirstStage (with the
+  // embedding) or kLastStage (with the lm_head).
+  int64_t layer = kFirstStage;
+  bool trainable = true;
+  static constexpr int64_t kFirstStage = -1;
+  static constexpr int64_t kLastStage = -2;
+};
+
+// LoRA on chosen linears of every layer: y = W x + m ⊙ (B A x) · alpha / rank, with
+// m the per-token LoRA mask of the forward call (ForwardArgs::lora_mask; all ones
+// when undefined). Parameters follow PEFT's names:
+// model.layers.3.self_attn.q_proj.lora_A.weight [rank, In] (Kaiming-uniform init),
+// ...lora_B.weight [Out, rank] (zeros), so a new adapter leaves the model unchanged.
+struct LoraSpec {
+  // Any of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj.
+  std::vector<std::string> targets;
+  int64_t rank = 8;
+  float alpha = 16;
+  float dropout = 0;  // on the adapter's input, training passes only
+  uint64_t seed = 1;
 };
 
 struct ForwardArgs {
@@ -60,6 +104,12 @@ struct ForwardArgs {
   Tensor embed_rows;  // [P] i32 rows of the flattened [B*T] input whose embeddings are replaced
   Var embed_values;   // [P,D] the embeddings put there
   std::vector<LayerKV>* kv_out = nullptr;  // if set, receives each layer's k/v of the T tokens
+  // Per-layer masks [B,T,M_l+T] (M_l = that layer's prefix length), in place of `mask`
+  // in the layers where defined (FoT memory layers); nullptr or undefined: `mask`.
+  const std::vector<Tensor>* layer_mask = nullptr;
+  const KVMix* kv_mix = nullptr;  // applied in every layer when set
+  Tensor lora_mask;  // [B,T] u8, 1 where LoRA applies; undefined: every token
+  bool training = false;  // LoRA dropout is on in training passes only
 
   // Plain causal language modelling over `ids`.
   static ForwardArgs tokens(Tensor ids) {
@@ -105,6 +155,21 @@ class Llama {
   Var forward(Tape& tape, const ForwardArgs& args) const {
     return logits(tape, hidden(tape, args));
   }
+
+  // Adds a method's tensor (this shard's slice of it, if this shard's stage holds it).
+  // Throws on a clashing name or a shape tensor parallelism cannot split.
+  void add_param(const ParamSpec& spec);
+  // Adds LoRA pairs to the target linears of this shard's layers (see LoraSpec).
+  // Throws naming an unknown target. Tensor parallelism splits B of the
+  // column-parallel linears (q, k, v, gate, up) by rows and A of the row-parallel
+  // ones (o, down) by columns, so that no replicated parameter gets a partial gradient.
+  void add_lora(const LoraSpec& spec);
+  // A parameter of this shard by name, or nullptr.
+  Param* find_param(const std::string& name);
+  // Freezes (false) or unfreezes a parameter: a frozen one records no gradient (no
+  // weight-gradient GEMM), gets no optimizer state and is left out of the gradient
+  // norm and of data-parallel sync. Build the optimizer after changing this.
+  void set_trainable(const std::string& name, bool trainable);
 
   // Moves all parameters to `device` (values copied; gradients dropped).
   void to(Device device);

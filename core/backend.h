@@ -7,9 +7,18 @@
 // Unless said otherwise, outputs are overwritten and "accumulate" outputs are
 // added to (gradients accumulate across uses of a tensor).
 #pragma once
+#include <atomic>
+
 #include "core/tensor.h"
 
 namespace condense {
+
+// Work done through a backend since its counters were last reset: tests count the
+// matrix products a step runs (a frozen weight must cost no gradient GEMM).
+struct BackendStats {
+  int64_t gemm_calls = 0;
+  int64_t gemm_multiply_adds = 0;  // sum of M*N*K
+};
 
 class Backend {
  public:
@@ -18,8 +27,18 @@ class Backend {
 
   // C[M,N] = alpha * op(A) @ op(B) + beta * C, row-major. op(A) is A[M,K], or A[K,M]
   // transposed when trans_a; op(B) is B[K,N], or B[N,K] transposed when trans_b.
-  virtual void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-                    const Tensor& A, const Tensor& B, float beta, const Tensor& C) = 0;
+  // Counted in stats(), then run by the device's gemm_impl.
+  void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+            const Tensor& A, const Tensor& B, float beta, const Tensor& C) {
+    gemm_calls_.fetch_add(1, std::memory_order_relaxed);
+    gemm_multiply_adds_.fetch_add(M * N * K, std::memory_order_relaxed);
+    gemm_impl(trans_a, trans_b, M, N, K, alpha, A, B, beta, C);
+  }
+  BackendStats stats() const { return {gemm_calls_.load(), gemm_multiply_adds_.load()}; }
+  void reset_stats() {
+    gemm_calls_ = 0;
+    gemm_multiply_adds_ = 0;
+  }
 
   // out[i,:] = src[idx[i],:]. src [R,D], idx [N] i32, out [N,D]. (Embedding lookup.)
   virtual void gather_rows(const Tensor& out, const Tensor& src, const Tensor& idx) = 0;
@@ -93,6 +112,13 @@ class Backend {
   virtual void adamw(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,
                      float lr, float beta1, float beta2, float eps, float weight_decay,
                      int64_t step, float grad_scale) = 0;
+
+ protected:
+  virtual void gemm_impl(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                         const Tensor& A, const Tensor& B, float beta, const Tensor& C) = 0;
+
+ private:
+  std::atomic<int64_t> gemm_calls_{0}, gemm_multiply_adds_{0};
 };
 
 // The backend for a device. CUDA is available only when built with CONDENSE_CUDA

@@ -134,6 +134,20 @@ Param& Llama::param(const std::string& name) {
   return const_cast<Param&>(std::as_const(*this).param(name));
 }
 
+Param* Llama::find_param(const std::string& name) {
+  for (Param& p : params_)
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+void Llama::set_trainable(const std::string& name, bool trainable) {
+  Param& p = param(name);
+  p.trainable = trainable;
+  // ops record no weight-gradient product for an input that needs no gradient.
+  p.var.set_requires_grad(trainable);
+  if (!trainable) p.var.zero_grad();
+}
+
 int64_t Llama::num_params(bool include_embedding) const {
   int64_t n = 0;
   for (const Param& p : params_)

@@ -50,11 +50,12 @@ struct Param {
 // already, unless `pos` is given: then `k` is unrotated and the layer applies RoPE
 // at `pos` (FoT memory keys at position 0; CCM streaming re-rotates by cache index).
 // From kv_out: `k` after RoPE, `k_raw` before it.
+// (Members default-initialised with {} so that {k, v} may leave the rest out.)
 struct LayerKV {
-  Var k;       // [B,S,Hkv,Dh]
-  Var v;       // [B,S,Hkv,Dh]
-  Tensor pos;  // [B,S] i32: positions to rotate an unrotated prefix `k` at; else undefined
-  Var k_raw;   // kv_out only: the keys before RoPE [B,T,Hkv,Dh]
+  Var k{};       // [B,S,Hkv,Dh]
+  Var v{};       // [B,S,Hkv,Dh]
+  Tensor pos{};  // [B,S] i32: positions to rotate an unrotated prefix `k` at; else undefined
+  Var k_raw{};   // kv_out only: the keys before RoPE [B,T,Hkv,Dh]
 };
 
 // "Replace these rows of K/V with this linear combination of other rows", applied
@@ -108,8 +109,8 @@ struct ForwardArgs {
   // in the layers where defined (FoT memory layers); nullptr or undefined: `mask`.
   const std::vector<Tensor>* layer_mask = nullptr;
   const KVMix* kv_mix = nullptr;  // applied in every layer when set
-  Tensor lora_mask;  // [B,T] u8, 1 where LoRA applies; undefined: every token
-  bool training = false;  // LoRA dropout is on in training passes only
+  Tensor lora_mask;               // [B,T] u8, 1 where LoRA applies; undefined: every token
+  bool training = false;          // LoRA dropout is on in training passes only
 
   // Plain causal language modelling over `ids`.
   static ForwardArgs tokens(Tensor ids) {

@@ -28,7 +28,8 @@ AdamW::AdamW(std::vector<Param>& params, const AdamWConfig& cfg) : params_(param
 double grad_norm(const std::vector<Param>& params) {
   double ss = 0;
   for (const Param& p : params)
-    if (p.var.grad().defined()) ss += backend_for(p.var.grad().device()).sum_squares(p.var.grad());
+    if (p.trainable && p.var.grad().defined())
+      ss += backend_for(p.var.grad().device()).sum_squares(p.var.grad());
   return std::sqrt(ss);
 }
 

@@ -55,7 +55,7 @@ class AdamW {
   float last_lr_ = 0;
 };
 
-// Global L2 norm of all gradients present.
+// Global L2 norm of the gradients of the trainable parameters.
 double grad_norm(const std::vector<Param>& params);
 
 }  // namespace condense

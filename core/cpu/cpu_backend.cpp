@@ -35,8 +35,9 @@ class CpuBackend final : public Backend {
  public:
   const char* name() const override { return "cpu"; }
 
-  void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const Tensor& A,
-            const Tensor& B, float beta, const Tensor& C) override {
+ protected:
+  void gemm_impl(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const Tensor& A,
+                 const Tensor& B, float beta, const Tensor& C) override {
     require_cpu_f32(A, "gemm A");
     require_cpu_f32(B, "gemm B");
     require_cpu_f32(C, "gemm C");
@@ -48,6 +49,7 @@ class CpuBackend final : public Backend {
                 static_cast<int>(N));
   }
 
+ public:
   void gather_rows(const Tensor& out, const Tensor& src, const Tensor& idx) override {
     const int64_t n = idx.numel(), d = src.dim(-1), rows = src.numel() / d;
     const int32_t* ix = idx.i32();

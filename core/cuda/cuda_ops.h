@@ -19,9 +19,6 @@ class CudaBackend final : public Backend {
  public:
   const char* name() const override { return "cuda"; }
 
-  void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-            const Tensor& A, const Tensor& B, float beta, const Tensor& C) override;
-
   void gather_rows(const Tensor& out, const Tensor& src, const Tensor& idx) override;
   void scatter_add_rows(const Tensor& dst, const Tensor& src, const Tensor& idx) override;
   void set_rows(const Tensor& dst, const Tensor& src, const Tensor& idx) override;
@@ -61,6 +58,10 @@ class CudaBackend final : public Backend {
   void adamw(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v, float lr,
              float beta1, float beta2, float eps, float weight_decay, int64_t step,
              float grad_scale) override;
+
+ protected:
+  void gemm_impl(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                 const Tensor& A, const Tensor& B, float beta, const Tensor& C) override;
 };
 
 // Argument checks shared by the ops; each throws condense::Error naming the op

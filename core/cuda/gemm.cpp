@@ -20,8 +20,8 @@ int to_int(int64_t v, const char* what) {
 
 }  // namespace
 
-void CudaBackend::gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
-                       const Tensor& A, const Tensor& B, float beta, const Tensor& C) {
+void CudaBackend::gemm_impl(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                            const Tensor& A, const Tensor& B, float beta, const Tensor& C) {
   require(A, "gemm", "A", {DType::f32, DType::bf16});
   require(B, "gemm", "B", {DType::f32, DType::bf16});
   require(C, "gemm", "C", {DType::f32, DType::bf16});

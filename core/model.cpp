@@ -140,6 +140,52 @@ Param* Llama::find_param(const std::string& name) {
   return nullptr;
 }
 
+bool Llama::holds_stage_of(int64_t layer) const {
+  if (layer == ParamSpec::kFirstStage) return first_stage();
+  if (layer == ParamSpec::kLastStage) return last_stage();
+  if (layer < 0 || layer >= config_.n_layers)
+    fail("model: layer ", layer, " is not one of the ", config_.n_layers, " layers");
+  return layer >= shard_.layer_begin && layer < shard_.layer_end;
+}
+
+void Llama::declare(const std::string& name) {
+  // Names of every stage, not only this shard's, so that a clash is found on every rank.
+  static const char* const kLayerNames[] = {
+      "input_layernorm.weight",  "self_attn.q_proj.weight", "self_attn.k_proj.weight",
+      "self_attn.v_proj.weight", "self_attn.o_proj.weight", "post_attention_layernorm.weight",
+      "mlp.gate_proj.weight",    "mlp.up_proj.weight",      "mlp.down_proj.weight"};
+  if (declared_.empty()) {
+    declared_ = {"model.embed_tokens.weight", "model.norm.weight", "lm_head.weight"};
+    for (int64_t l = 0; l < config_.n_layers; ++l)
+      for (const char* n : kLayerNames)
+        declared_.insert("model.layers." + std::to_string(l) + "." + n);
+  }
+  if (!declared_.insert(name).second) fail("model: a parameter named ", name, " exists already");
+}
+
+void Llama::check_split(const std::string& name, const Shape& shape, int tp_dim) const {
+  const int nd = static_cast<int>(shape.size());
+  if (tp_dim == -1 || (tp_dim >= 0 && tp_dim < nd && shape[tp_dim] % shard_.tp_size == 0)) return;
+  fail("model: parameter ", name, " ", shape_str(shape), " cannot be split along dimension ",
+       tp_dim, " over ", shard_.tp_size, " tensor-parallel ranks");
+}
+
+Var Llama::add_shard_param(const std::string& name, const Tensor& full, int tp_dim,
+                           bool trainable) {
+  Tensor value = tp_dim < 0 ? full : shard_tensor(full, tp_dim, shard_.tp_rank, shard_.tp_size);
+  Var v(value.to(device_), trainable);
+  params_.push_back({name, v, trainable, tp_dim});
+  return v;
+}
+
+void Llama::add_param(const ParamSpec& spec) {
+  if (!spec.value.defined()) fail("model: parameter ", spec.name, " has no value");
+  declare(spec.name);
+  check_split(spec.name, spec.value.shape(), spec.tp_dim);
+  if (holds_stage_of(spec.layer))
+    add_shard_param(spec.name, spec.value.to(Device::cpu), spec.tp_dim, spec.trainable);
+}
+
 void Llama::set_trainable(const std::string& name, bool trainable) {
   Param& p = param(name);
   p.trainable = trainable;

@@ -12,6 +12,7 @@
 // per-parameter trainable flags.
 #pragma once
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -187,6 +188,14 @@ class Llama {
   };
   Var block(Tape& tape, const Layer& layer, size_t index, const Var& h, const ForwardArgs& args,
             const Tensor& pos) const;
+  // Whether this shard's stage holds `layer` (or ParamSpec::kFirstStage / kLastStage).
+  bool holds_stage_of(int64_t layer) const;
+  // Records a method's parameter name; throws if the model (any stage) has it already.
+  void declare(const std::string& name);
+  // Throws unless `shape` splits over the tensor-parallel ranks along tp_dim (-1: replicated).
+  void check_split(const std::string& name, const Shape& shape, int tp_dim) const;
+  // This shard's slice of `full` (host), on the model's device, as a new parameter.
+  Var add_shard_param(const std::string& name, const Tensor& full, int tp_dim, bool trainable);
 
   LlamaConfig config_;
   Device device_;
@@ -194,6 +203,7 @@ class Llama {
   Var embed_, final_norm_, lm_head_;
   std::vector<Layer> layers_;
   std::vector<Param> params_;
+  std::set<std::string> declared_;  // every parameter name of the whole model, once filled
 };
 
 // Positions 0..T-1 for every row of a [B,T] batch.

@@ -7,8 +7,8 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/sha256.h"
 #include "datasets/protobuf_wire.h"
-#include "datasets/sha256.h"
 
 namespace condense::data {
 

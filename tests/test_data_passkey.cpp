@@ -4,9 +4,9 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/sha256.h"
 #include "datasets/numpy_random.h"
 #include "datasets/passkey.h"
-#include "datasets/sha256.h"
 #include "test_data_util.h"
 
 namespace condense {
@@ -54,7 +54,7 @@ TEST(Passkey, PromptTextEqualsUpstream) {
     EXPECT_EQ(p.pass_key, c.key);
     EXPECT_EQ(p.answer, std::to_string(c.key));
     EXPECT_EQ(p.prompt.size(), c.chars);
-    EXPECT_EQ(data::sha256_hex(p.prompt), c.sha) << "n_garbage " << c.n << " seed " << c.seed;
+    EXPECT_EQ(sha256_hex(p.prompt), c.sha) << "n_garbage " << c.n << " seed " << c.seed;
   }
 }
 

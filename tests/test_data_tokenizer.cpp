@@ -4,7 +4,7 @@
 #include <string>
 
 #include "core/error.h"
-#include "datasets/sha256.h"
+#include "core/sha256.h"
 #include "datasets/train_tokenizer.h"
 #include "test_data_util.h"
 
@@ -16,27 +16,27 @@ using testing::TempDir;
 
 TEST(Sha256, KnownVectors) {
   // FIPS 180-4 / NIST examples, plus lengths around the 55/56/64-byte padding edges.
-  EXPECT_EQ(data::sha256_hex(""),
+  EXPECT_EQ(sha256_hex(""),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  EXPECT_EQ(data::sha256_hex("abc"),
+  EXPECT_EQ(sha256_hex("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  EXPECT_EQ(data::sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+  EXPECT_EQ(sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
             "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
-  EXPECT_EQ(data::sha256_hex(std::string(1000000, 'a')),
+  EXPECT_EQ(sha256_hex(std::string(1000000, 'a')),
             "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
-  EXPECT_EQ(data::sha256_hex(std::string(55, 'a')),
+  EXPECT_EQ(sha256_hex(std::string(55, 'a')),
             "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318");
-  EXPECT_EQ(data::sha256_hex(std::string(64, 'a')),
+  EXPECT_EQ(sha256_hex(std::string(64, 'a')),
             "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb");
 }
 
 TEST(Sha256, IncrementalEqualsOneShot) {
   std::string text;
   for (int i = 0; i < 1000; ++i) text += std::to_string(i * 7919) + ",";
-  data::Sha256 h;
+  Sha256 h;
   for (size_t pos = 0; pos < text.size(); pos += 37)
     h.update(std::string_view(text).substr(pos, 37));
-  EXPECT_EQ(h.hex_digest(), data::sha256_hex(text));
+  EXPECT_EQ(h.hex_digest(), sha256_hex(text));
 }
 
 TEST(Tokenizer, MissingOrBadModelNamesThePath) {
@@ -112,7 +112,7 @@ TEST(LlamaTokenizer, EncodesTheKnownSentence) {
   EXPECT_EQ(tok.vocab_size(), 32000);
   EXPECT_EQ(tok.encode(kLily, false, false), kLilyIds);
   EXPECT_EQ(tok.decode(kLilyIds), kLily);
-  EXPECT_EQ(tok.sha256(), data::sha256_file(testing::shared_data("tokenizer/tokenizer.model")));
+  EXPECT_EQ(tok.sha256(), sha256_file(testing::shared_data("tokenizer/tokenizer.model")));
   EXPECT_EQ(tok.sha256().substr(0, 8), "9e556afd");
 }
 

@@ -1,4 +1,4 @@
-#include "datasets/sha256.h"
+#include "core/sha256.h"
 
 #include <algorithm>
 #include <cstring>
@@ -6,7 +6,7 @@
 
 #include "core/error.h"
 
-namespace condense::data {
+namespace condense {
 namespace {
 
 constexpr uint32_t kRound[64] = {
@@ -114,4 +114,4 @@ std::string sha256_file(const std::string& path) {
   return h.hex_digest();
 }
 
-}  // namespace condense::data
+}  // namespace condense

@@ -1,11 +1,12 @@
 // SHA-256 (FIPS 180-4). Datasets record the hash of the tokenizer model they were
-// made with, so that a run cannot silently train on ids from another vocabulary.
+// made with, so that a run cannot silently train on ids from another vocabulary;
+// a checkpoint that leaves out its frozen base records the base file's hash.
 #pragma once
 #include <cstdint>
 #include <string>
 #include <string_view>
 
-namespace condense::data {
+namespace condense {
 
 // Incremental hasher: update() any number of times, then hex_digest() once.
 class Sha256 {
@@ -28,4 +29,4 @@ std::string sha256_hex(std::string_view bytes);
 // Hash of a whole file's bytes; throws naming the path when it cannot be read.
 std::string sha256_file(const std::string& path);
 
-}  // namespace condense::data
+}  // namespace condense

@@ -1,6 +1,8 @@
 #include "core/model.h"
 
+#include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <random>
 #include <utility>
 
@@ -38,6 +40,15 @@ uint64_t fnv1a(const std::string& s) {
 Tensor normal_init(const Shape& shape, float std, uint64_t seed, const std::string& name) {
   std::mt19937_64 gen(seed ^ fnv1a(name));
   std::normal_distribution<float> dist(0.0f, std);
+  std::vector<float> v(static_cast<size_t>(numel_of(shape)));
+  for (float& x : v) x = dist(gen);
+  return Tensor::from_f32(v, shape);
+}
+
+// Uniform(-bound, bound) values from a generator seeded by (seed, name).
+Tensor uniform_init(const Shape& shape, float bound, uint64_t seed, const std::string& name) {
+  std::mt19937_64 gen(seed ^ fnv1a(name));
+  std::uniform_real_distribution<float> dist(-bound, bound);
   std::vector<float> v(static_cast<size_t>(numel_of(shape)));
   for (float& x : v) x = dist(gen);
   return Tensor::from_f32(v, shape);
@@ -96,20 +107,27 @@ Llama::Llama(const LlamaConfig& config, uint64_t seed, Device device, const Mode
     params_.push_back({name, v, true, tp_dim});
     return v;
   };
+  const TensorParallelHooks* tp = shard_.tp_size > 1 ? shard_.tp : nullptr;
   auto embedding_init = [&] { return normal_init({V, D}, std, seed, "model.embed_tokens"); };
   if (first_stage()) embed_ = add("model.embed_tokens.weight", embedding_init(), 0);
   for (int64_t l = shard_.layer_begin; l < shard_.layer_end; ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
+    auto linear = [&](const std::string& name, const Shape& shape, float init_std,
+                      const std::string& key, TpSplit split) {
+      return LinearLayer(add(p + name, normal_init(shape, init_std, seed, p + key),
+                             split == TpSplit::column ? 0 : 1),
+                         split, tp);
+    };
     Layer L;
     L.attn_norm = add(p + "input_layernorm.weight", ones({D}), -1);
-    L.wq = add(p + "self_attn.q_proj.weight", normal_init({H * Dh, D}, std, seed, p + "q"), 0);
-    L.wk = add(p + "self_attn.k_proj.weight", normal_init({Hkv * Dh, D}, std, seed, p + "k"), 0);
-    L.wv = add(p + "self_attn.v_proj.weight", normal_init({Hkv * Dh, D}, std, seed, p + "v"), 0);
-    L.wo = add(p + "self_attn.o_proj.weight", normal_init({D, H * Dh}, res_std, seed, p + "o"), 1);
+    L.q = linear("self_attn.q_proj.weight", {H * Dh, D}, std, "q", TpSplit::column);
+    L.k = linear("self_attn.k_proj.weight", {Hkv * Dh, D}, std, "k", TpSplit::column);
+    L.v = linear("self_attn.v_proj.weight", {Hkv * Dh, D}, std, "v", TpSplit::column);
+    L.o = linear("self_attn.o_proj.weight", {D, H * Dh}, res_std, "o", TpSplit::row);
     L.mlp_norm = add(p + "post_attention_layernorm.weight", ones({D}), -1);
-    L.w_gate = add(p + "mlp.gate_proj.weight", normal_init({F, D}, std, seed, p + "gate"), 0);
-    L.w_up = add(p + "mlp.up_proj.weight", normal_init({F, D}, std, seed, p + "up"), 0);
-    L.w_down = add(p + "mlp.down_proj.weight", normal_init({D, F}, res_std, seed, p + "down"), 1);
+    L.gate = linear("mlp.gate_proj.weight", {F, D}, std, "gate", TpSplit::column);
+    L.up = linear("mlp.up_proj.weight", {F, D}, std, "up", TpSplit::column);
+    L.down = linear("mlp.down_proj.weight", {D, F}, res_std, "down", TpSplit::row);
     layers_.push_back(L);
   }
   if (last_stage()) {
@@ -186,6 +204,55 @@ void Llama::add_param(const ParamSpec& spec) {
     add_shard_param(spec.name, spec.value.to(Device::cpu), spec.tp_dim, spec.trainable);
 }
 
+void Llama::add_lora(const LoraSpec& spec) {
+  struct Target {
+    const char* name;
+    const char* module;
+    LinearLayer Layer::*linear;
+  };
+  static const Target kTargets[] = {
+      {"q_proj", "self_attn", &Layer::q}, {"k_proj", "self_attn", &Layer::k},
+      {"v_proj", "self_attn", &Layer::v}, {"o_proj", "self_attn", &Layer::o},
+      {"gate_proj", "mlp", &Layer::gate}, {"up_proj", "mlp", &Layer::up},
+      {"down_proj", "mlp", &Layer::down}};
+  if (spec.dropout != 0) fail("LoRA dropout is not supported yet");
+  if (spec.rank <= 0) fail("LoRA rank must be positive, got ", spec.rank);
+  if (spec.targets.empty()) fail("LoRA needs at least one target linear");
+  std::vector<const Target*> targets;
+  for (const std::string& name : spec.targets) {
+    auto it = std::find_if(std::begin(kTargets), std::end(kTargets),
+                           [&](const Target& t) { return name == t.name; });
+    if (it == std::end(kTargets))
+      fail("LoRA target ", name,
+           " is not a linear of the model (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, "
+           "down_proj)");
+    targets.push_back(&*it);
+  }
+  const float scale = spec.alpha / static_cast<float>(spec.rank);
+  for (int64_t l = 0; l < config_.n_layers; ++l) {
+    for (const Target* t : targets) {
+      const std::string p =
+          "model.layers." + std::to_string(l) + "." + t->module + "." + t->name + ".";
+      declare(p + "lora_A.weight");
+      declare(p + "lora_B.weight");
+      if (l < shard_.layer_begin || l >= shard_.layer_end) continue;
+      LinearLayer& linear = layers_[static_cast<size_t>(l - shard_.layer_begin)].*(t->linear);
+      // The whole model's shape of W, from this rank's slice of it.
+      const bool column = linear.split() == TpSplit::column;
+      const int64_t out = linear.weight().dim(0) * (column ? shard_.tp_size : 1);
+      const int64_t in = linear.weight().dim(1) * (column ? 1 : shard_.tp_size);
+      // PEFT's init: A Kaiming-uniform (bound 1/sqrt(In)), B zeros.
+      Var a = add_shard_param(p + "lora_A.weight",
+                              uniform_init({spec.rank, in}, 1.0f / std::sqrt(float(in)), spec.seed,
+                                           p + "lora_A.weight"),
+                              column ? -1 : 1, true);
+      Var b = add_shard_param(p + "lora_B.weight", Tensor::zeros({out, spec.rank}), column ? 0 : -1,
+                              true);
+      linear.set_lora(a, b, scale);
+    }
+  }
+}
+
 void Llama::set_trainable(const std::string& name, bool trainable) {
   Param& p = param(name);
   p.trainable = trainable;
@@ -234,16 +301,18 @@ void Llama::resize_vocab(int64_t vocab_size) {
 }
 
 Var Llama::block(Tape& tape, const Layer& L, size_t index, const Var& h, const ForwardArgs& args,
-                 const Tensor& pos) const {
+                 const Tensor& pos, const LoraGate& gate) const {
   // A tensor-parallel shard computes its own heads and its slice of the MLP.
   const int64_t B = h.dim(0), T = h.dim(1), H = config_.n_heads / shard_.tp_size;
   const int64_t Hkv = config_.n_kv_heads / shard_.tp_size, Dh = config_.head_dim();
   const TensorParallelHooks* tp = shard_.tp_size > 1 ? shard_.tp : nullptr;
-  Var x = ops::rmsnorm(tape, h, L.attn_norm, config_.norm_eps);
-  if (tp) x = tp->copy_to_tp_region(tape, x);
-  Var q = ops::reshape(tape, ops::linear(tape, x, L.wq), {B, T, H, Dh});
-  Var k = ops::reshape(tape, ops::linear(tape, x, L.wk), {B, T, Hkv, Dh});
-  Var v = ops::reshape(tape, ops::linear(tape, x, L.wv), {B, T, Hkv, Dh});
+  // The replicated input of the column-parallel linears enters the tensor-parallel
+  // region once for all of them; the row-parallel ones leave it themselves.
+  auto to_tp = [&](const Var& a) { return tp ? tp->copy_to_tp_region(tape, a) : a; };
+  const Var x = ops::rmsnorm(tape, h, L.attn_norm, config_.norm_eps), x_tp = to_tp(x);
+  Var q = ops::reshape(tape, L.q.column(tape, x, x_tp, gate), {B, T, H, Dh});
+  Var k = ops::reshape(tape, L.k.column(tape, x, x_tp, gate), {B, T, Hkv, Dh});
+  Var v = ops::reshape(tape, L.v.column(tape, x, x_tp, gate), {B, T, Hkv, Dh});
   q = ops::rope(tape, q, pos, config_.rope_theta);
   k = ops::rope(tape, k, pos, config_.rope_theta);
   if (args.kv_out) (*args.kv_out)[index] = {k, v};
@@ -254,15 +323,10 @@ Var Llama::block(Tape& tape, const Layer& L, size_t index, const Var& h, const F
     values = ops::concat(tape, {m.v, v}, 1);
   }
   Var att = ops::attention(tape, q, keys, values, args.mask, 1.0f / std::sqrt(float(Dh)));
-  Var o = ops::linear(tape, ops::reshape(tape, att, {B, T, H * Dh}), L.wo);
-  if (tp) o = tp->reduce_from_tp_region(tape, o);
-  Var h2 = ops::add(tape, h, o);
-  Var y = ops::rmsnorm(tape, h2, L.mlp_norm, config_.norm_eps);
-  if (tp) y = tp->copy_to_tp_region(tape, y);
-  Var mlp = ops::swiglu(tape, ops::linear(tape, y, L.w_gate), ops::linear(tape, y, L.w_up));
-  Var down = ops::linear(tape, mlp, L.w_down);
-  if (tp) down = tp->reduce_from_tp_region(tape, down);
-  return ops::add(tape, h2, down);
+  Var h2 = ops::add(tape, h, L.o.row(tape, ops::reshape(tape, att, {B, T, H * Dh}), gate));
+  const Var y = ops::rmsnorm(tape, h2, L.mlp_norm, config_.norm_eps), y_tp = to_tp(y);
+  Var mlp = ops::swiglu(tape, L.gate.column(tape, y, y_tp, gate), L.up.column(tape, y, y_tp, gate));
+  return ops::add(tape, h2, L.down.row(tape, mlp, gate));
 }
 
 Var Llama::hidden(Tape& tape, const ForwardArgs& args) const {
@@ -300,8 +364,9 @@ Var Llama::stage(Tape& tape, const ForwardArgs& args, const Var& input) const {
            shape_str({B, T, config_.dim}));
     h = input;
   }
+  const LoraGate gate = LoraGate::from_mask(args.lora_mask, B, T, device_);
   for (size_t i = 0; i < layers_.size(); ++i)
-    h = block(tape, layers_[i], static_cast<size_t>(shard_.layer_begin) + i, h, args, pos);
+    h = block(tape, layers_[i], static_cast<size_t>(shard_.layer_begin) + i, h, args, pos, gate);
   return last_stage() ? ops::rmsnorm(tape, h, final_norm_, config_.norm_eps) : h;
 }
 

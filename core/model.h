@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/autograd.h"
+#include "core/linear_layer.h"
 #include "core/model_shard.h"
 
 namespace condense {
@@ -86,9 +87,11 @@ struct ParamSpec {
 
 // LoRA on chosen linears of every layer: y = W x + m ⊙ (B A x) · alpha / rank, with
 // m the per-token LoRA mask of the forward call (ForwardArgs::lora_mask; all ones
-// when undefined). Parameters follow PEFT's names:
-// model.layers.3.self_attn.q_proj.lora_A.weight [rank, In] (Kaiming-uniform init),
-// ...lora_B.weight [Out, rank] (zeros), so a new adapter leaves the model unchanged.
+// when undefined). Parameters follow PEFT's names without its wrapper prefix
+// (base_model.model.): model.layers.3.self_attn.q_proj.lora_A.weight [rank, In]
+// (Kaiming-uniform init, seeded by (seed, name)), ...lora_B.weight [Out, rank]
+// (zeros), so a new adapter leaves the model unchanged. core/linear_layer.h says how
+// tensor parallelism splits them.
 struct LoraSpec {
   // Any of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj.
   std::vector<std::string> targets;
@@ -184,10 +187,11 @@ class Llama {
 
  private:
   struct Layer {
-    Var attn_norm, wq, wk, wv, wo, mlp_norm, w_gate, w_up, w_down;
+    Var attn_norm, mlp_norm;
+    LinearLayer q, k, v, o, gate, up, down;
   };
   Var block(Tape& tape, const Layer& layer, size_t index, const Var& h, const ForwardArgs& args,
-            const Tensor& pos) const;
+            const Tensor& pos, const LoraGate& gate) const;
   // Whether this shard's stage holds `layer` (or ParamSpec::kFirstStage / kLastStage).
   bool holds_stage_of(int64_t layer) const;
   // Records a method's parameter name; throws if the model (any stage) has it already.

@@ -16,10 +16,18 @@
 namespace condense::exp {
 namespace {
 
+// `model` after the method's changes: what the optimizer is built over.
+Llama& extended(Llama& model, const EngineSetup& s) {
+  if (s.extend) s.extend(model);
+  return model;
+}
+
 class OneRank : public Engine {
  public:
   OneRank(const EngineSetup& s, Device device)
-      : model_(s.model, s.seed, device), opt_(model_.params(), s.optim), device_(device) {}
+      : model_(s.model, s.seed, device),
+        opt_(extended(model_, s).params(), s.optim),
+        device_(device) {}
   bool root() const override { return true; }
   int64_t num_params() override { return model_.num_params(); }
   double flops_per_step(int64_t batch, int64_t seq) override {
@@ -28,7 +36,8 @@ class OneRank : public Engine {
   std::pair<double, float> step(const std::vector<data::TokenBatch>& batches) override {
     double loss_sum = 0;
     for (const data::TokenBatch& b : batches) {
-      const data::BatchTensors batch = data::to_tensors(b, device_);
+      data::BatchTensors batch = data::to_tensors(b, device_);
+      batch.args.training = true;
       Tape tape;
       Var loss = ops::cross_entropy(tape, model_.forward(tape, batch.args), batch.targets);
       tape.backward(loss);
@@ -37,6 +46,17 @@ class OneRank : public Engine {
     const float norm = opt_.step(1.0f / static_cast<float>(batches.size()));
     opt_.zero_grad();
     return {loss_sum / static_cast<double>(batches.size()), norm};
+  }
+  std::pair<double, float> step_passes(const std::string& method,
+                                       const parallel::PassStep& step) override {
+    Tape tape;
+    parallel::PassContext ctx(model_, tape, nullptr);
+    step(ctx);
+    const double loss =
+        parallel::backward_mean(ctx, static_cast<double>(ctx.total().targets), method);
+    const float norm = opt_.step();
+    opt_.zero_grad();
+    return {loss, norm};
   }
   double eval_loss(const data::TokenBatch& b) override {
     Tape no_grad(false);
@@ -53,7 +73,14 @@ class OneRank : public Engine {
   }
   void set_weights(const Llama& full) override {
     if (!(full.config() == model_.config())) fail("set_weights from a model of another config");
-    for (Param& p : model_.params()) p.var.set_value(full.param(p.name).var.value().to(device_));
+    for (const Param& from : full.params()) {
+      Param* p = model_.find_param(from.name);
+      if (!p) continue;
+      if (from.var.shape() != p->var.shape())
+        fail("set_weights: ", from.name, " is ", shape_str(from.var.shape()), ", the model's ",
+             shape_str(p->var.shape()));
+      p->var.set_value(from.var.value().to(device_));
+    }
   }
   const Llama* whole_model() override { return &model_; }
   void wait_for_root() override {}
@@ -71,7 +98,8 @@ constexpr double kRootWorkTimeoutS = 24 * 3600;
 class OnGrid : public Engine {
  public:
   OnGrid(const parallel::ProcessGrid& grid, const EngineSetup& s, Device device)
-      : trainer_(grid, s.model, s.seed, s.optim, options(s.layout), device), device_(device) {}
+      : trainer_(grid, s.model, s.seed, s.optim, options(s.layout), device, s.extend),
+        device_(device) {}
   bool root() const override { return trainer_.grid().rank() == 0; }
   int64_t num_params() override { return trainer_.num_params(); }
   double flops_per_step(int64_t batch, int64_t seq) override {
@@ -79,6 +107,13 @@ class OnGrid : public Engine {
   }
   std::pair<double, float> step(const std::vector<data::TokenBatch>& batches) override {
     const double loss = trainer_.forward_backward(batches);
+    const float norm = trainer_.optimizer_step();
+    trainer_.zero_grad();
+    return {loss, norm};
+  }
+  std::pair<double, float> step_passes(const std::string& method,
+                                       const parallel::PassStep& step) override {
+    const double loss = trainer_.forward_backward_passes(method, step);
     const float norm = trainer_.optimizer_step();
     trainer_.zero_grad();
     return {loss, norm};

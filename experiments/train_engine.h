@@ -1,8 +1,10 @@
 // What a training command steps: one rank, or this rank's part of a dp × pp × tp
 // grid of the ranks mpirun/srun started (parallel/). Commands write one training
 // loop against Engine and run it either way; batches are data::TokenBatch (with
-// positions and a mask where the method needs them), so any method whose batches
-// fit that shape trains on the grid with the single-rank loss and gradients.
+// positions, masks and K/V mixes where the method needs them), so any method whose
+// batches fit that shape trains on the grid with the single-rank loss and
+// gradients. A method whose step is several forward passes on one tape writes it
+// as a parallel::PassStep (step_passes).
 #pragma once
 #include <functional>
 #include <memory>
@@ -15,6 +17,7 @@
 #include "core/optim.h"
 #include "datasets/batch.h"
 #include "experiments/train_options.h"
+#include "parallel/multi_pass.h"
 
 namespace condense::exp {
 
@@ -29,13 +32,20 @@ class Engine {
   // batch); returns the step's loss (mean of the batches' means) and the gradient
   // norm before clipping.
   virtual std::pair<double, float> step(const std::vector<data::TokenBatch>& batches) = 0;
+  // The same for a step `method` writes as its own forward passes over this rank's
+  // rows (parallel/multi_pass.h): the loss is the mean over the targets of every
+  // loss_sum of all ranks. On the grid, tensor and data parallelism only; another
+  // layout is an error naming the method.
+  virtual std::pair<double, float> step_passes(const std::string& method,
+                                               const parallel::PassStep& step) = 0;
   // Mean loss of one global batch (this rank's rows of it), no gradients.
   virtual double eval_loss(const data::TokenBatch& batch) = 0;
   virtual float last_lr() const = 0;
   // Every rank calls these three.
   virtual void save(const std::string& path, const CheckpointMeta& meta) = 0;
   virtual CheckpointMeta load(const std::string& path, bool with_optimizer) = 0;
-  // Takes the weights of `full` (a whole model of the same config, on the CPU).
+  // Takes the weights of `full` (a whole model of the same config, on the CPU): every
+  // parameter `full` has, by name; the others (a method's) keep their values.
   virtual void set_weights(const Llama& full) = 0;
   // The whole model with the current weights on the root, for evaluation (nullptr
   // elsewhere). Every rank calls it; the pointer lives until the next call.
@@ -52,6 +62,9 @@ struct EngineSetup {
   AdamWConfig optim;
   ParallelLayoutOptions layout;
   std::string device = "cpu";
+  // A method's changes to the model (add_param, add_lora, set_trainable), applied
+  // before the optimizer is built, at one rank and on every shard of the grid.
+  std::function<void(Llama& model)> extend;
 };
 
 // Runs body(engine, dp_rank, dp_size): at one rank when neither a layout option

@@ -11,10 +11,13 @@ GradientSync::GradientSync(std::vector<Param>& params, Communicator& dp, size_t 
                            bool zero1)
     : params_(params), dp_(dp), bucket_bytes_(bucket_bytes), zero1_(zero1) {
   owner_.assign(params.size(), 0);
+  for (const Param& p : params) trainable_.push_back(p.trainable);
   if (!zero1_ || dp_.size() == 1) return;
-  // Largest first onto the least loaded rank: near-equal shares of optimizer state.
-  std::vector<size_t> order(params.size());
-  std::iota(order.begin(), order.end(), 0);
+  // Largest first onto the least loaded rank: near-equal shares of optimizer state,
+  // which frozen parameters do not have.
+  std::vector<size_t> order;
+  for (size_t i = 0; i < params.size(); ++i)
+    if (trainable_[i]) order.push_back(i);
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
     return params[a].var.value().numel() > params[b].var.value().numel();
   });
@@ -24,6 +27,16 @@ GradientSync::GradientSync(std::vector<Param>& params, Communicator& dp, size_t 
     owner_[i] = r;
     load[r] += params[i].var.value().numel();
   }
+}
+
+void GradientSync::check_unchanged() const {
+  if (params_.size() != trainable_.size())
+    fail("data-parallel sync: the model has ", params_.size(), " parameters, ", trainable_.size(),
+         " when the optimizer was built (add parameters before building the trainer)");
+  for (size_t i = 0; i < params_.size(); ++i)
+    if (params_[i].trainable != trainable_[i])
+      fail("data-parallel sync: ", params_[i].name, " was ", trainable_[i] ? "frozen" : "unfrozen",
+           " after the optimizer was built (freeze parameters before building the trainer)");
 }
 
 void GradientSync::in_buckets(const std::vector<Tensor>& tensors, bool fill, bool read_back,
@@ -61,11 +74,12 @@ void GradientSync::in_buckets(const std::vector<Tensor>& tensors, bool fill, boo
 }
 
 void GradientSync::reduce_gradients() {
+  check_unchanged();
   if (dp_.size() == 1) return;
   const size_t n = params_.size();
   std::vector<double> present(n);
   for (size_t i = 0; i < n; ++i)
-    present[i] = params_[i].trainable && params_[i].var.grad().defined() ? 1.0 : 0.0;
+    present[i] = trainable_[i] && params_[i].var.grad().defined() ? 1.0 : 0.0;
   dp_.all_reduce_host(present, ReduceOp::max);
   auto grads_of = [&](int root) {
     std::vector<Tensor> out;
@@ -92,7 +106,7 @@ void GradientSync::broadcast_values() {
   for (int root = 0; root < dp_.size(); ++root) {
     std::vector<Tensor> values;
     for (size_t i = 0; i < params_.size(); ++i)
-      if (owner_[i] == root && params_[i].trainable) values.push_back(params_[i].var.value());
+      if (owner_[i] == root && trainable_[i]) values.push_back(params_[i].var.value());
     const bool at_root = dp_.rank() == root;
     in_buckets(values, at_root, !at_root, [&](const Tensor& t) { dp_.broadcast(t, root); });
   }

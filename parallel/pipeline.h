@@ -2,6 +2,7 @@
 // parallel/schedule.h): activations go forward and their gradients come back
 // point-to-point between neighbouring stages; the loss is on the last stage.
 #pragma once
+#include <memory>
 #include <vector>
 
 #include "core/model.h"
@@ -11,9 +12,10 @@
 namespace condense::parallel {
 
 struct MicroBatch {
-  ForwardArgs args;    // ids [b,T] on every stage (for shapes and positions)
-  Tensor targets;      // [b,T] i32, read by the last stage
-  double denominator;  // the loss is sum over its tokens / denominator
+  ForwardArgs args;                     // ids [b,T] on every stage (for shapes and positions)
+  Tensor targets;                       // [b,T] i32, read by the last stage
+  double denominator;                   // the loss is sum over its tokens / denominator
+  std::shared_ptr<const KVMix> kv_mix;  // what args.kv_mix points to, if anything
 };
 
 class PipelineStage {

@@ -16,8 +16,13 @@ constexpr int kIgnoreIndex = -100;
 
 ParallelTrainer::ParallelTrainer(const ProcessGrid& grid, const LlamaConfig& model, uint64_t seed,
                                  const AdamWConfig& optim, const ParallelOptions& options,
-                                 Device device)
-    : grid_(grid), config_(model), optim_config_(optim), options_(options), device_(device) {
+                                 Device device, ModelExtension extend)
+    : grid_(grid),
+      config_(model),
+      optim_config_(optim),
+      options_(options),
+      device_(device),
+      extend_(std::move(extend)) {
   grid_.check_model(config_);
   if (options_.micro_batches < 1)
     fail("--micro-batches ", options_.micro_batches, " must be at least 1");
@@ -44,6 +49,9 @@ ParallelTrainer::ParallelTrainer(const ProcessGrid& grid, const LlamaConfig& mod
     shard.tp = region_.get();
   }
   model_ = std::make_unique<Llama>(config_, seed, device_, shard);
+  // The method's parameters and frozen set first: the sync's ownership and the
+  // optimizer's state cover exactly the trainable parameters of the final model.
+  if (extend_) extend_(*model_);
   sync_ =
       std::make_unique<GradientSync>(model_->params(), *dp_, options_.bucket_bytes, options_.zero1);
   for (size_t i = 0; i < model_->params().size(); ++i)
@@ -72,7 +80,14 @@ bool ParallelTrainer::is_mirror(const Param& p) const {
          p.name == "model.embed_tokens.weight";
 }
 
-std::vector<MicroBatch> ParallelTrainer::split(const std::vector<data::TokenBatch>& batches) {
+std::unique_ptr<Llama> ParallelTrainer::whole_model() const {
+  auto full = std::make_unique<Llama>(config_, 0);
+  if (extend_) extend_(*full);
+  return full;
+}
+
+std::vector<MicroBatch> ParallelTrainer::split(const std::vector<data::TokenBatch>& batches,
+                                               bool train) {
   if (batches.empty()) fail("parallel step: no batches");
   // Each global batch's loss is a mean over its tokens: count them over the
   // data-parallel group so that every micro-batch divides by the same number.
@@ -95,7 +110,9 @@ std::vector<MicroBatch> ParallelTrainer::split(const std::vector<data::TokenBatc
           data::to_tensors(data::rows_of(b, b.rows * j / m, b.rows * (j + 1) / m), device_);
       MicroBatch mb;
       mb.args = std::move(t.args);
+      mb.args.training = train;
       mb.targets = std::move(t.targets);
+      mb.kv_mix = std::move(t.kv_mix);
       // A batch without a single target carries no loss; 1 avoids dividing by 0.
       mb.denominator = std::max(tokens[k], 1.0) * static_cast<double>(batches.size());
       out.push_back(std::move(mb));
@@ -104,22 +121,47 @@ std::vector<MicroBatch> ParallelTrainer::split(const std::vector<data::TokenBatc
   return out;
 }
 
-double ParallelTrainer::forward_backward(const std::vector<data::TokenBatch>& batches) {
-  const std::vector<MicroBatch> micro = split(batches);
-  trace_.clear();
-  const double local =
-      stage_->run(one_f_one_b(grid_.pp_rank(), grid_.pp_size(), static_cast<int>(micro.size())),
-                  micro, true, &trace_);
+void ParallelTrainer::sync_gradients() {
   if (embedding_) {
     // The tied embedding's two copies (first and last stage) each saw part of its
     // gradient: both need the sum to stay equal after the update.
     for (Param& p : model_->params())
-      if (p.name == "model.embed_tokens.weight")
+      if (p.name == "model.embed_tokens.weight" && p.trainable)
         embedding_->all_reduce(p.var.grad_buffer(), ReduceOp::sum);
   }
   sync_->reduce_gradients();
+}
+
+double ParallelTrainer::forward_backward(const std::vector<data::TokenBatch>& batches) {
+  const std::vector<MicroBatch> micro = split(batches, true);
+  trace_.clear();
+  const double local =
+      stage_->run(one_f_one_b(grid_.pp_rank(), grid_.pp_size(), static_cast<int>(micro.size())),
+                  micro, true, &trace_);
+  sync_gradients();
   const bool reports = grid_.pp_rank() == grid_.pp_size() - 1 && grid_.tp_rank() == 0;
   return world_->all_reduce_host(reports ? local : 0.0, ReduceOp::sum);
+}
+
+double ParallelTrainer::forward_backward_passes(const std::string& method, const PassStep& step) {
+  // Segment s + 1 of a recurrent method needs the last stage's output of segment
+  // s on the first stage: no pipeline schedule carries that yet.
+  if (grid_.pp_size() > 1)
+    fail("method ", method, ": its multi-pass training step does not run on a pipeline (layout tp ",
+         grid_.tp_size(), " pp ", grid_.pp_size(), " dp ", grid_.dp_size(), "); use pp 1");
+  if (options_.micro_batches > 1)
+    fail("method ", method, ": its multi-pass training step runs each rank's rows whole, not in ",
+         options_.micro_batches, " micro-batches; use micro_batches 1");
+  trace_.clear();
+  Tape tape;
+  PassContext ctx(*model_, tape, grid_.tp_size() > 1 ? tp_.get() : nullptr);
+  step(ctx);
+  const double targets =
+      dp_->all_reduce_host(static_cast<double>(ctx.total().targets), ReduceOp::sum);
+  const double local = backward_mean(ctx, targets, method);
+  sync_gradients();
+  // Every tensor-parallel rank holds the same loss: count it once.
+  return world_->all_reduce_host(grid_.tp_rank() == 0 ? local : 0.0, ReduceOp::sum);
 }
 
 float ParallelTrainer::optimizer_step() {
@@ -157,7 +199,7 @@ void ParallelTrainer::zero_grad() {
 }
 
 double ParallelTrainer::eval_loss(const data::TokenBatch& batch) {
-  const std::vector<MicroBatch> micro = split({batch});
+  const std::vector<MicroBatch> micro = split({batch}, false);
   const double local =
       stage_->run(forward_only(static_cast<int>(micro.size())), micro, false, nullptr);
   const bool reports = grid_.pp_rank() == grid_.pp_size() - 1 && grid_.tp_rank() == 0;

@@ -7,6 +7,7 @@
 // float rounding (tests/mpi), and checkpoints hold full logical tensors, so any
 // layout loads any checkpoint.
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -17,6 +18,7 @@
 #include "datasets/batch.h"
 #include "parallel/communicator.h"
 #include "parallel/grad_sync.h"
+#include "parallel/multi_pass.h"
 #include "parallel/pipeline.h"
 #include "parallel/process_grid.h"
 #include "parallel/tp_region.h"
@@ -30,16 +32,23 @@ struct ParallelOptions {
   double timeout_s = 300;  // the watchdog on every wait for another rank
 };
 
+// A method's changes to a freshly built model: add_param, add_lora, set_trainable.
+// The trainer applies it to its shard before building the optimizer and data-parallel
+// sync, and to the whole models it assembles (checkpoints, evaluation), so it must
+// give every model of a config the same parameters and flags, whatever its shard.
+using ModelExtension = std::function<void(Llama& model)>;
+
 // What gather() collects.
 enum class Gathered { value, grad, adam_m, adam_v };
 
 class ParallelTrainer {
  public:
   // Builds this rank's shard (initialised as the whole model would be from
-  // `seed`) and its optimizer. Throws when the model does not split over `grid`.
+  // `seed`), applies `extend` to it, and builds its optimizer over the trainable
+  // parameters. Throws when the model does not split over `grid`.
   ParallelTrainer(const ProcessGrid& grid, const LlamaConfig& model, uint64_t seed,
                   const AdamWConfig& optim, const ParallelOptions& options,
-                  Device device = Device::cpu);
+                  Device device = Device::cpu, ModelExtension extend = {});
   ~ParallelTrainer();
 
   const ProcessGrid& grid() const { return grid_; }
@@ -51,6 +60,12 @@ class ParallelTrainer {
   // grad_accum does at one rank); gradients are summed over the grid so that they
   // are those of that loss. Returns the loss, on every rank.
   double forward_backward(const std::vector<data::TokenBatch>& batches);
+  // Forward and backward of a step that `method` writes as its own passes (see
+  // parallel/multi_pass.h) over this data-parallel rank's rows: the loss is the
+  // mean over the targets of all ranks' loss_sum calls; gradients are synced as in
+  // forward_backward. Tensor and data parallelism only: on a pipeline, or with
+  // micro-batches, it throws naming the method and the layout.
+  double forward_backward_passes(const std::string& method, const PassStep& step);
   // Clips by the norm of all gradients of the grid, updates, and returns the norm
   // (before clipping), on every rank.
   float optimizer_step();
@@ -67,10 +82,11 @@ class ParallelTrainer {
   const std::vector<TraceEvent>& trace() const { return trace_; }
 
   // Full logical tensors (name, value) of every parameter on world rank 0, empty
-  // elsewhere; every rank must call it.
+  // elsewhere; every rank must call it. Frozen parameters have a value only (no
+  // gradient or moments).
   std::vector<std::pair<std::string, Tensor>> gather(Gathered what);
-  // The whole model with this step's weights (on the CPU) on world rank 0, nullptr
-  // elsewhere; every rank must call it.
+  // The whole model (extended, with this step's weights, on the CPU) on world rank
+  // 0, nullptr elsewhere; every rank must call it.
   std::unique_ptr<Llama> gather_model();
   // Rank 0 writes the full model and optimizer state with core's save_checkpoint
   // (NAME.tmp, then renamed); every rank returns once it is in place.
@@ -79,7 +95,9 @@ class ParallelTrainer {
   // `with_optimizer`). The checkpoint may come from any layout.
   CheckpointMeta load_checkpoint(const std::string& path, bool with_optimizer);
   // Every rank keeps its shard of the weights of `full`, a whole model of this
-  // config (on the CPU): a pretrained model a method changed before training it.
+  // config (on the CPU; a pretrained model, maybe changed by a method): each of
+  // this shard's parameters that `full` has, by name; the others (a method's,
+  // when `full` does not have them) keep their values.
   void set_weights(const Llama& full);
 
   Communicator& tp_comm() { return *tp_; }
@@ -88,7 +106,11 @@ class ParallelTrainer {
   Communicator& gradients_comm() { return *gradients_; }
 
  private:
-  std::vector<MicroBatch> split(const std::vector<data::TokenBatch>& batches);
+  std::vector<MicroBatch> split(const std::vector<data::TokenBatch>& batches, bool train);
+  // Syncs the step's gradients: the tied embedding's copies, then data-parallel.
+  void sync_gradients();
+  // A whole model of this config on the CPU, extended as the shards are.
+  std::unique_ptr<Llama> whole_model() const;
   // A tied lm_head on the last stage, a copy of the first stage's embedding.
   bool is_mirror(const Param& p) const;
 
@@ -97,6 +119,7 @@ class ParallelTrainer {
   AdamWConfig optim_config_;
   ParallelOptions options_;
   Device device_;
+  ModelExtension extend_;
   // Pipeline groups duplicated per direction (and for checkpoint transfers).
   MPI_Comm activations_mpi_ = MPI_COMM_NULL, gradients_mpi_ = MPI_COMM_NULL;
   MPI_Comm transfer_mpi_ = MPI_COMM_NULL;
@@ -104,7 +127,9 @@ class ParallelTrainer {
   std::unique_ptr<Communicator> world_, transfer_;  // host values and checkpoint tensors
   std::unique_ptr<TensorParallelRegion> region_;
   std::unique_ptr<Llama> model_;
-  std::vector<Param> owned_;  // the parameters whose moments this rank keeps
+  // The trainable parameters this rank updates and keeps moments of (copies: the
+  // flags are those at construction, which GradientSync checks stay so).
+  std::vector<Param> owned_;
   std::unique_ptr<AdamW> optimizer_;
   std::unique_ptr<GradientSync> sync_;
   std::unique_ptr<PipelineStage> stage_;

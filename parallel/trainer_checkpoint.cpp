@@ -4,6 +4,8 @@
 // the rank's slice. Whole tensors pass through one rank (rank 0 holds a full
 // copy of model and moments while saving, every rank while loading): simple and
 // fine for the models this testbed trains on a node.
+#include <map>
+
 #include "core/backend.h"
 #include "parallel/trainer.h"
 
@@ -50,13 +52,13 @@ std::pair<std::string, Tensor> recv_named(Communicator& c, int peer) {
 }  // namespace
 
 std::vector<std::pair<std::string, Tensor>> ParallelTrainer::gather(Gathered what) {
-  const bool state = what == Gathered::adam_m || what == Gathered::adam_v;
   const std::vector<Param>& params = model_->params();
   // Each stage's full tensors, assembled on its (tp 0, dp 0) rank.
   std::vector<std::pair<std::string, Tensor>> stage_full;
   for (size_t i = 0; i < params.size(); ++i) {
     const Param& p = params[i];
-    if (is_mirror(p) || (state && !p.trainable)) continue;
+    // A frozen parameter has no gradient and no moments.
+    if (is_mirror(p) || (what != Gathered::value && !p.trainable)) continue;
     // Values are equal on every data-parallel rank; with ZeRO-1 gradients and
     // moments are complete only on the owner.
     const int source = sync_->zero1() && what != Gathered::value ? sync_->owner(i) : 0;
@@ -112,8 +114,14 @@ std::vector<std::pair<std::string, Tensor>> ParallelTrainer::gather(Gathered wha
 std::unique_ptr<Llama> ParallelTrainer::gather_model() {
   const auto values = gather(Gathered::value);
   if (grid_.rank() != 0) return nullptr;
-  auto full = std::make_unique<Llama>(config_, 0);
-  for (const auto& [name, t] : values) full->param(name).var.set_value(t);
+  std::unique_ptr<Llama> full = whole_model();
+  for (const auto& [name, t] : values) {
+    Param* p = full->find_param(name);
+    if (!p)
+      fail("parallel: the shards have ", name, ", the whole model does not (the model extension ",
+           "must add the same parameters to every model)");
+    p->var.set_value(t);
+  }
   return full;
 }
 
@@ -134,30 +142,53 @@ void ParallelTrainer::save_checkpoint(const std::string& path, const CheckpointM
 
 void ParallelTrainer::set_weights(const Llama& full) {
   if (!(full.config() == config_)) fail("parallel: set_weights from a model of another config");
+  std::map<std::string, const Param*> by_name;
+  for (const Param& p : full.params()) by_name[p.name] = &p;
   const int r = grid_.tp_rank(), n = grid_.tp_size();
   for (Param& p : model_->params()) {
-    p.var.set_value(slice_for(full.param(p.name).var.value(), p.tp_dim, r, n).to(device_));
+    const auto it = by_name.find(p.name);
+    if (it == by_name.end()) continue;
+    Tensor mine = slice_for(it->second->var.value(), p.tp_dim, r, n);
+    if (mine.shape() != p.var.shape())
+      fail("parallel: set_weights: ", p.name, " is ", shape_str(it->second->var.shape()),
+           " in the given model, which does not split to this shard's ", shape_str(p.var.shape()));
+    p.var.set_value(mine.to(device_));
     p.var.zero_grad();
   }
 }
 
 CheckpointMeta ParallelTrainer::load_checkpoint(const std::string& path, bool with_optimizer) {
-  Llama full(config_, 0);
-  std::unique_ptr<AdamW> full_optimizer;
-  if (with_optimizer) full_optimizer = std::make_unique<AdamW>(full.params(), optim_config_);
-  const CheckpointMeta meta = condense::load_checkpoint(path, full, full_optimizer.get());
-  set_weights(full);
+  // Whole tensors, the frozen ones a checkpoint left to its base read from there.
+  const CheckpointContents c = read_checkpoint(path, with_optimizer);
+  if (!(c.config == config_))
+    fail(path, ": the checkpoint's model config (dim ", c.config.dim, ", layers ",
+         c.config.n_layers, ", vocab ", c.config.vocab_size, ") is not the configured model's");
   const int r = grid_.tp_rank(), n = grid_.tp_size();
+  auto shard_of = [&](const Tensor& full, const Param& p, const char* what) {
+    Tensor mine = slice_for(full, p.tp_dim, r, n);
+    if (mine.shape() != p.var.shape())
+      fail(path, ": ", what, p.name, " is ", shape_str(full.shape()),
+           ", which does not split to this shard's ", shape_str(p.var.shape()));
+    return mine.to(device_);
+  };
+  for (Param& p : model_->params()) {
+    const auto it = c.params.find(p.name);
+    if (it == c.params.end()) fail(path, ": no parameter ", p.name);
+    p.var.set_value(shard_of(it->second, p, ""));
+    p.var.zero_grad();
+  }
   if (with_optimizer) {
     for (auto& [name, s] : optimizer_->state()) {
-      const int tp_dim = model_->param(name).tp_dim;
-      const AdamState& whole = full_optimizer->state().at(name);
-      s.m = slice_for(whole.m, tp_dim, r, n).to(device_);
-      s.v = slice_for(whole.v, tp_dim, r, n).to(device_);
+      const auto it = c.optimizer.find(name);
+      if (it == c.optimizer.end())
+        fail(path, ": no optimizer state for ", name, " (saved without optimizer, or frozen?)");
+      const Param& p = model_->param(name);
+      s.m = shard_of(it->second.m, p, "the moment m of ");
+      s.v = shard_of(it->second.v, p, "the moment v of ");
     }
-    optimizer_->set_steps_done(full_optimizer->steps_done());
+    optimizer_->set_steps_done(c.optimizer_step);
   }
-  return meta;
+  return c.meta;
 }
 
 }  // namespace condense::parallel

@@ -216,5 +216,62 @@ TEST(TokenBatch, TensorsCarryPositionsAndMask) {
   EXPECT_THROW(data::to_tensors(wrong, Device::cpu), Error);
 }
 
+// numbered_batch with a LoRA mask and a K/V mix in rows 0 and 2.
+TokenBatch method_batch() {
+  TokenBatch b = numbered_batch();
+  b.lora_mask = {1, 0, 0, 1, 1, 1};
+  b.kv_mix = {{2, 1, 0, 0.25f}, {0, 1, 0, 0.5f}, {2, 1, 1, 0.75f}, {0, 1, 1, 0.5f}};
+  return b;
+}
+
+TEST(TokenBatch, RowsKeepTheirLoraMaskAndMixTerms) {
+  const TokenBatch b = method_batch();
+  const TokenBatch tail = data::rows_of(b, 1, 3);
+  EXPECT_EQ(tail.lora_mask, (std::vector<uint8_t>{0, 1, 1, 1}));
+  // Row 2's terms, renumbered as row 1; row 0's left out.
+  ASSERT_EQ(tail.kv_mix.size(), 2u);
+  for (const data::KVMixTerm& t : tail.kv_mix) {
+    EXPECT_EQ(t.row, 1);
+    EXPECT_EQ(t.target, 1);
+  }
+  EXPECT_EQ(tail.kv_mix[0].weight, 0.25f);
+  EXPECT_TRUE(data::rows_of(b, 1, 2).kv_mix.empty());
+}
+
+TEST(TokenBatch, TensorsCarryLoraMaskAndKVMix) {
+  const TokenBatch b = method_batch();
+  const data::BatchTensors t = data::to_tensors(b, Device::cpu);
+  ASSERT_EQ(t.args.lora_mask.shape(), (Shape{3, 2}));
+  EXPECT_EQ(std::vector<uint8_t>(t.args.lora_mask.u8(), t.args.lora_mask.u8() + 6), b.lora_mask);
+  ASSERT_NE(t.args.kv_mix, nullptr);
+  EXPECT_EQ(t.args.kv_mix, t.kv_mix.get());
+  // Token 1 of row 0 (flat row 1) and of row 2 (flat row 5), in that order, over
+  // the flattened [3*2] keys: weights on their own row's tokens only.
+  EXPECT_EQ(t.args.kv_mix->rows.to_i32_vector(), (std::vector<int32_t>{1, 5}));
+  ASSERT_EQ(t.args.kv_mix->weights.shape(), (Shape{2, 6}));
+  EXPECT_EQ(t.args.kv_mix->weights.to_vector(),
+            (std::vector<float>{0.5f, 0.5f, 0, 0, 0, 0, 0, 0, 0, 0, 0.25f, 0.75f}));
+  // A micro-batch of the last two rows mixes within its own flattened [2*2].
+  const data::BatchTensors tail = data::to_tensors(data::rows_of(b, 1, 3), Device::cpu);
+  EXPECT_EQ(tail.args.kv_mix->rows.to_i32_vector(), (std::vector<int32_t>{3}));
+  EXPECT_EQ(tail.args.kv_mix->weights.to_vector(), (std::vector<float>{0, 0, 0.25f, 0.75f}));
+  // Without them the forward pass has neither.
+  const data::BatchTensors plain = data::to_tensors(numbered_batch(), Device::cpu);
+  EXPECT_FALSE(plain.args.lora_mask.defined());
+  EXPECT_EQ(plain.args.kv_mix, nullptr);
+}
+
+TEST(TokenBatch, BadLoraMaskOrMixTermIsAnError) {
+  TokenBatch short_mask = method_batch();
+  short_mask.lora_mask.pop_back();
+  EXPECT_THROW(data::to_tensors(short_mask, Device::cpu), Error);
+  for (const data::KVMixTerm bad :
+       {data::KVMixTerm{3, 0, 0, 1}, data::KVMixTerm{0, 2, 0, 1}, data::KVMixTerm{0, 0, -1, 1}}) {
+    TokenBatch b = method_batch();
+    b.kv_mix.push_back(bad);
+    EXPECT_THROW(data::to_tensors(b, Device::cpu), Error) << bad.row << " " << bad.target;
+  }
+}
+
 }  // namespace
 }  // namespace condense

@@ -1,0 +1,459 @@
+// What the compression methods need from the parallel engine, on a layout (from
+// the command line, as test_mpi_equivalence) against one rank computed in-process
+// on world rank 0: frozen parameters stay bit-identical and leave the gradient
+// norm equal to one rank's; masked LoRA on a frozen base trains as at one rank;
+// method-owned parameters (a tensor-parallel-split table on the first stage, a
+// replicated gain on the last) and a frozen base go through a checkpoint that
+// another layout loads and a resumed run continues exactly; a multi-pass step
+// (two segments, a detach between them) equals one rank, and is a clean error on
+// a pipeline.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "core/checkpoint.h"
+#include "core/ops.h"
+#include "parallel/trainer.h"
+#include "tests/mpi/mpi_test_util.h"
+
+namespace condense::testing {
+namespace {
+
+constexpr double kTolerance = 1e-5;
+constexpr int64_t kRows = 4, kT = 8;
+constexpr uint64_t kSeed = 7;
+
+LlamaConfig model_config() {
+  LlamaConfig c;
+  c.vocab_size = 64;
+  c.dim = 32;
+  c.n_layers = 2;
+  c.n_heads = 4;
+  c.n_kv_heads = 2;
+  c.ffn_dim = 64;
+  return c;
+}
+
+// As test_mpi_equivalence: a small learning rate keeps Adam from magnifying float
+// rounding past the tolerance; a small clip makes the global norm matter.
+AdamWConfig optim_config() {
+  AdamWConfig o;
+  o.lr = 1e-3f;
+  o.weight_decay = 0.1f;
+  o.grad_clip = 0.5f;
+  return o;
+}
+
+parallel::ParallelOptions options() {
+  parallel::ParallelOptions o;
+  o.micro_batches = layout().micro_batches;
+  o.zero1 = layout().zero1;
+  o.bucket_bytes = 4096;
+  o.timeout_s = 60;
+  return o;
+}
+
+using Values = std::map<std::string, std::vector<float>>;
+
+Values as_map(const std::vector<std::pair<std::string, Tensor>>& gathered) {
+  Values out;
+  for (const auto& [name, t] : gathered) out[name] = t.to_vector();
+  return out;
+}
+
+Values values_of(const Llama& m) {
+  Values out;
+  for (const Param& p : m.params()) out[p.name] = p.var.value().to_vector();
+  return out;
+}
+
+Values grads_of(const Llama& m) {
+  Values out;
+  for (const Param& p : m.params())
+    if (p.trainable)
+      out[p.name] = p.var.grad().defined() ? p.var.grad().to_vector()
+                                           : std::vector<float>(p.var.value().numel(), 0.0f);
+  return out;
+}
+
+// Every tensor of `got` within kTolerance of `want`, and the same names.
+void expect_close(const Values& got, const Values& want, const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (const auto& [name, v] : want) {
+    ASSERT_TRUE(got.count(name)) << what << ": " << name;
+    EXPECT_LT(relative_error(got.at(name), v), kTolerance) << what << ": " << name;
+  }
+}
+
+// This data-parallel rank's rows of a global batch.
+data::TokenBatch share(const parallel::ProcessGrid& grid, const data::TokenBatch& global) {
+  return rows_of(global, data::shard_begin(global.rows, grid.dp_rank(), grid.dp_size()),
+                 data::shard_end(global.rows, grid.dp_rank(), grid.dp_size()));
+}
+
+// The single-rank forward and backward of `b` (the engine's plain step); returns the loss.
+double single_forward_backward(Llama& m, const data::TokenBatch& b) {
+  data::BatchTensors t = data::to_tensors(b, Device::cpu);
+  t.args.training = true;
+  Tape tape;
+  Var loss = ops::cross_entropy(tape, m.forward(tape, t.args), t.targets);
+  tape.backward(loss);
+  return loss.value().to_vector()[0];
+}
+
+// --- Frozen parameters -----------------------------------------------------
+
+const std::vector<std::string>& frozen_names() {
+  static const std::vector<std::string> names{
+      "model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight",
+      "model.layers.1.input_layernorm.weight", "model.layers.1.mlp.down_proj.weight"};
+  return names;
+}
+
+void freeze_some(Llama& m) {
+  for (const std::string& name : frozen_names())
+    if (m.find_param(name)) m.set_trainable(name, false);
+}
+
+TEST(Frozen, BitIdenticalAfter20StepsAndNormEqualsOneRank) {
+  parallel::ProcessGrid grid(layout().tp, layout().pp);
+  parallel::ParallelTrainer trainer(grid, model_config(), kSeed, optim_config(), options(),
+                                    Device::cpu, freeze_some);
+  std::unique_ptr<Llama> single;
+  std::unique_ptr<AdamW> single_opt;
+  Values initial;
+  if (grid.rank() == 0) {
+    single = std::make_unique<Llama>(model_config(), kSeed);
+    freeze_some(*single);
+    single_opt = std::make_unique<AdamW>(single->params(), optim_config());
+    initial = values_of(*single);
+  }
+  for (int step = 1; step <= 20; ++step) {
+    const data::TokenBatch global = random_batch(kRows, kT, model_config().vocab_size, step);
+    const double loss = trainer.forward_backward({share(grid, global)});
+    // No rank computes a gradient for a frozen parameter.
+    for (const Param& p : trainer.model().params())
+      if (!p.trainable) {
+        EXPECT_FALSE(p.var.grad().defined()) << p.name;
+      }
+    const float norm = trainer.optimizer_step();
+    trainer.zero_grad();
+    if (!single) continue;
+    const double ref_loss = single_forward_backward(*single, global);
+    const float ref_norm = single_opt->step();
+    single_opt->zero_grad();
+    EXPECT_NEAR(loss, ref_loss, kTolerance * ref_loss) << "step " << step;
+    EXPECT_NEAR(norm, ref_norm, kTolerance * ref_norm) << "step " << step;
+  }
+  const Values after = as_map(trainer.gather(parallel::Gathered::value));
+  if (!single) return;
+  for (const std::string& name : frozen_names())
+    EXPECT_EQ(after.at(name), initial.at(name)) << name << " changed";
+  // The rest trained.
+  EXPECT_NE(after.at("lm_head.weight"), initial.at("lm_head.weight"));
+}
+
+// --- LoRA with a token mask on a frozen base -------------------------------
+
+void lora_on_frozen_base(Llama& m) {
+  std::vector<std::string> base;
+  for (const Param& p : m.params()) base.push_back(p.name);
+  for (const std::string& name : base) m.set_trainable(name, false);
+  LoraSpec lora;
+  lora.targets = {"q_proj", "k_proj", "v_proj", "o_proj"};
+  lora.rank = 4;
+  lora.alpha = 8;
+  m.add_lora(lora);
+}
+
+// A random batch with LoRA on every other token, shifted by row.
+data::TokenBatch masked_batch(uint64_t seed) {
+  data::TokenBatch b = random_batch(kRows, kT, model_config().vocab_size, seed);
+  for (int64_t r = 0; r < kRows; ++r)
+    for (int64_t t = 0; t < kT; ++t) b.lora_mask.push_back(static_cast<uint8_t>((r + t) % 2));
+  return b;
+}
+
+TEST(Lora, MaskedLoraOnFrozenBaseEqualsOneRank) {
+  parallel::ProcessGrid grid(layout().tp, layout().pp);
+  parallel::ParallelTrainer trainer(grid, model_config(), kSeed, optim_config(), options(),
+                                    Device::cpu, lora_on_frozen_base);
+  std::unique_ptr<Llama> single;
+  std::unique_ptr<AdamW> single_opt;
+  Values base;
+  if (grid.rank() == 0) {
+    single = std::make_unique<Llama>(model_config(), kSeed);
+    lora_on_frozen_base(*single);
+    single_opt = std::make_unique<AdamW>(single->params(), optim_config());
+    base = values_of(*single);
+  }
+  for (int step = 1; step <= 5; ++step) {
+    const data::TokenBatch global = masked_batch(10 + step);
+    const double loss = trainer.forward_backward({share(grid, global)});
+    const Values grads = as_map(trainer.gather(parallel::Gathered::grad));
+    const float norm = trainer.optimizer_step();
+    trainer.zero_grad();
+    if (!single) continue;
+    const double ref_loss = single_forward_backward(*single, global);
+    const Values ref_grads = grads_of(*single);
+    const float ref_norm = single_opt->step();
+    single_opt->zero_grad();
+    EXPECT_NEAR(loss, ref_loss, kTolerance * ref_loss) << "step " << step;
+    EXPECT_NEAR(norm, ref_norm, kTolerance * ref_norm) << "step " << step;
+    // Only the LoRA pairs have gradients: 4 targets x 2 layers x (A, B).
+    EXPECT_EQ(grads.size(), 16u);
+    expect_close(grads, ref_grads, "LoRA gradients at step " + std::to_string(step));
+  }
+  const Values after = as_map(trainer.gather(parallel::Gathered::value));
+  if (!single) return;
+  expect_close(after, values_of(*single), "values after 5 steps");
+  for (const auto& [name, v] : after)
+    if (name.find("lora_") == std::string::npos) {
+      EXPECT_EQ(v, base.at(name)) << name << " (frozen base) changed";
+    } else if (name.find("lora_B") != std::string::npos) {
+      EXPECT_NE(v, base.at(name)) << name << " did not train";
+    }
+}
+
+// --- Method-owned parameters and a frozen base through checkpoints ---------
+
+constexpr int64_t kExtraRows = 8;
+
+Tensor counting(const Shape& shape, float scale) {
+  std::vector<float> v(static_cast<size_t>(numel_of(shape)));
+  for (size_t i = 0; i < v.size(); ++i) v[i] = scale * static_cast<float>(i % 13) - 0.3f;
+  return Tensor::from_f32(v, shape);
+}
+
+// A table split by tensor parallelism on the first stage, a replicated gain on the
+// last, LoRA on q and v, and a frozen embedding (left to the base checkpoint).
+void method_params(Llama& m) {
+  ParamSpec table;
+  table.name = "test.extra_embed.weight";
+  table.value = counting({kExtraRows, model_config().dim}, 0.01f);
+  table.tp_dim = 0;
+  table.layer = ParamSpec::kFirstStage;
+  m.add_param(table);
+  ParamSpec gain;
+  gain.name = "test.head_gain.weight";
+  gain.value = counting({model_config().dim}, 0.05f);
+  gain.layer = ParamSpec::kLastStage;
+  m.add_param(gain);
+  LoraSpec lora;
+  lora.targets = {"q_proj", "v_proj"};
+  lora.rank = 2;
+  m.add_lora(lora);
+  if (m.find_param("model.embed_tokens.weight"))
+    m.set_trainable("model.embed_tokens.weight", false);
+}
+
+// A scratch directory named by world rank 0, the same on every rank.
+std::string shared_scratch(const std::string& tag) {
+  std::string dir;
+  if (world_rank() == 0) {
+    dir = (std::filesystem::temp_directory_path() /
+           ("condense_mpi_methods_" + tag + "_" + std::to_string(getpid())))
+              .string();
+    std::filesystem::create_directories(dir);
+  }
+  int n = static_cast<int>(dir.size());
+  MPI_Bcast(&n, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  dir.resize(static_cast<size_t>(n));
+  MPI_Bcast(dir.data(), n, MPI_CHAR, 0, MPI_COMM_WORLD);
+  return dir;
+}
+
+void train(parallel::ParallelTrainer& t, const parallel::ProcessGrid& grid, int from, int to) {
+  for (int step = from; step <= to; ++step) {
+    t.forward_backward({share(grid, masked_batch(50 + step))});
+    t.optimizer_step();
+    t.zero_grad();
+  }
+}
+
+TEST(MethodParams, CheckpointLoadsUnderAnotherLayoutAndResumesExactly) {
+  const Layout& l = layout();
+  const std::string dir = shared_scratch(std::to_string(l.tp) + "_" + std::to_string(l.pp));
+  const std::string base = dir + "/base.h5", ckpt = dir + "/step2.h5";
+  // The frozen base: the model every run starts from, untrained.
+  if (world_rank() == 0) save_checkpoint(base, Llama(model_config(), kSeed), nullptr, {});
+  MPI_Barrier(MPI_COMM_WORLD);
+
+  parallel::ProcessGrid grid(l.tp, l.pp);
+  parallel::ParallelTrainer a(grid, model_config(), kSeed, optim_config(), options(), Device::cpu,
+                              method_params);
+  train(a, grid, 1, 2);
+  CheckpointMeta meta;
+  meta.step = 2;
+  meta.base_checkpoint = base;
+  a.save_checkpoint(ckpt, meta);
+  const Values at2 = as_map(a.gather(parallel::Gathered::value));
+  train(a, grid, 3, 4);
+  const Values uninterrupted = as_map(a.gather(parallel::Gathered::value));
+
+  // The same layout from another seed, resumed: exactly the uninterrupted run.
+  parallel::ParallelTrainer b(grid, model_config(), kSeed + 1, optim_config(), options(),
+                              Device::cpu, method_params);
+  EXPECT_EQ(b.load_checkpoint(ckpt, true).step, 2);
+  EXPECT_EQ(b.steps_done(), 2);
+  train(b, grid, 3, 4);
+  const Values resumed = as_map(b.gather(parallel::Gathered::value));
+  if (world_rank() == 0) {
+    ASSERT_EQ(resumed.size(), uninterrupted.size());
+    for (const auto& [name, v] : uninterrupted) EXPECT_EQ(resumed.at(name), v) << name;
+    EXPECT_NE(at2.at("model.layers.1.self_attn.v_proj.lora_B.weight"),
+              uninterrupted.at("model.layers.1.self_attn.v_proj.lora_B.weight"));
+  }
+
+  // Another layout: every value as saved, then the same run to float rounding.
+  parallel::ProcessGrid other(l.tp == 1 && l.pp == 1 ? 2 : 1, 1);
+  parallel::ParallelTrainer c(other, model_config(), kSeed + 2, optim_config(), options(),
+                              Device::cpu, method_params);
+  c.load_checkpoint(ckpt, true);
+  const Values loaded = as_map(c.gather(parallel::Gathered::value));
+  train(c, other, 3, 4);
+  const Values continued = as_map(c.gather(parallel::Gathered::value));
+  if (world_rank() == 0) {
+    ASSERT_EQ(loaded.size(), at2.size());
+    for (const auto& [name, v] : at2) EXPECT_EQ(loaded.at(name), v) << name;
+    expect_close(continued, uninterrupted, "steps 3-4 on another layout");
+    // One rank reads the same checkpoint: method parameters, frozen base and all.
+    Llama single(model_config(), kSeed + 3);
+    method_params(single);
+    load_checkpoint(ckpt, single, nullptr);
+    for (const auto& [name, v] : at2) EXPECT_EQ(single.param(name).var.value().to_vector(), v);
+    std::filesystem::remove_all(dir);
+  }
+}
+
+// --- A multi-pass step -----------------------------------------------------
+
+constexpr int64_t kSegment = kT / 2;
+
+// Two segments of each row: the first starts with a row of the method's table (the
+// first stage's split parameter) in place of its first token; the second takes
+// the first segment's last two hidden states as its first two inputs, one of them
+// detached (a gradient stops there), the other not.
+parallel::PassStep two_segments(const data::TokenBatch& rows) {
+  return [rows](parallel::PassContext& ctx) {
+    Llama& m = ctx.model();
+    Tape& tape = ctx.tape();
+    const int64_t b = rows.rows, D = m.config().dim;
+    auto segment = [&](int64_t begin, std::vector<int32_t>* targets) {
+      std::vector<int32_t> ids;
+      for (int64_t r = 0; r < b; ++r)
+        for (int64_t t = begin; t < begin + kSegment; ++t) {
+          ids.push_back(rows.inputs[r * kT + t]);
+          targets->push_back(rows.targets[r * kT + t]);
+        }
+      return Tensor::from_i32(ids, {b, kSegment});
+    };
+    auto flat = [](std::vector<int32_t> v) {
+      const auto n = static_cast<int64_t>(v.size());
+      return Tensor::from_i32(v, {n});
+    };
+    std::vector<int32_t> first_pos, last, second_last, second_first, second_next, table_ids;
+    for (int64_t r = 0; r < b; ++r) {
+      first_pos.push_back(static_cast<int32_t>(r * kSegment));
+      last.push_back(static_cast<int32_t>(r * kSegment + kSegment - 1));
+      second_last.push_back(static_cast<int32_t>(r * kSegment + kSegment - 2));
+      second_first.push_back(static_cast<int32_t>(r * kSegment));
+      second_next.push_back(static_cast<int32_t>(r * kSegment + 1));
+      table_ids.push_back(static_cast<int32_t>(rows.inputs[r * kT] % kExtraRows));
+    }
+    // The table lookup: vocabulary-parallel under tensor parallelism (rows split).
+    const Param& table = m.param("test.extra_embed.weight");
+    const Tensor lookup_ids = Tensor::from_i32(table_ids, {b, 1});
+    Var looked = m.shard().tp_size > 1 ? m.shard().tp->vocab_parallel_embedding(
+                                             tape, table.var, lookup_ids,
+                                             kExtraRows / m.shard().tp_size * m.shard().tp_rank)
+                                       : ops::embedding(tape, table.var, lookup_ids);
+
+    std::vector<int32_t> t1, t2;
+    ForwardArgs first = ForwardArgs::tokens(segment(0, &t1));
+    first.training = true;
+    first.embed_rows = flat(first_pos);
+    first.embed_values = ops::reshape(tape, looked, {b, D});
+    const Var h1 = m.hidden(tape, first);
+    ctx.loss_sum(h1, Tensor::from_i32(t1, {b, kSegment}));
+
+    ForwardArgs second = ForwardArgs::tokens(segment(kSegment, &t2));
+    second.training = true;
+    second.embed_rows = flat([&] {
+      std::vector<int32_t> v = second_first;
+      v.insert(v.end(), second_next.begin(), second_next.end());
+      return v;
+    }());
+    second.embed_values = ops::concat(tape,
+                                      {ops::detach(ops::gather_rows(tape, h1, flat(last))),
+                                       ops::gather_rows(tape, h1, flat(second_last))},
+                                      0);
+    ctx.loss_sum(m.hidden(tape, second), Tensor::from_i32(t2, {b, kSegment}));
+  };
+}
+
+void table_only(Llama& m) {
+  ParamSpec table;
+  table.name = "test.extra_embed.weight";
+  table.value = counting({kExtraRows, model_config().dim}, 0.01f);
+  table.tp_dim = 0;
+  m.add_param(table);
+  if (m.find_param("model.layers.0.mlp.up_proj.weight"))
+    m.set_trainable("model.layers.0.mlp.up_proj.weight", false);
+}
+
+TEST(MultiPass, TwoSegmentsWithADetachEqualOneRank) {
+  parallel::ProcessGrid grid(layout().tp, layout().pp);
+  parallel::ParallelTrainer trainer(grid, model_config(), kSeed, optim_config(), options(),
+                                    Device::cpu, table_only);
+  const data::TokenBatch global = random_batch(kRows, kT, model_config().vocab_size, 3);
+  if (grid.pp_size() > 1) {
+    try {
+      trainer.forward_backward_passes("two-segment", two_segments(share(grid, global)));
+      FAIL() << "a multi-pass step on a pipeline should be an error";
+    } catch (const Error& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("method two-segment"), std::string::npos) << what;
+      EXPECT_NE(what.find("pp 2"), std::string::npos) << what;
+      EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+    }
+    return;
+  }
+  std::unique_ptr<Llama> single;
+  std::unique_ptr<AdamW> single_opt;
+  if (grid.rank() == 0) {
+    single = std::make_unique<Llama>(model_config(), kSeed);
+    table_only(*single);
+    single_opt = std::make_unique<AdamW>(single->params(), optim_config());
+  }
+  for (int step = 1; step <= 3; ++step) {
+    const data::TokenBatch b = random_batch(kRows, kT, model_config().vocab_size, 30 + step);
+    const double loss =
+        trainer.forward_backward_passes("two-segment", two_segments(share(grid, b)));
+    const Values grads = as_map(trainer.gather(parallel::Gathered::grad));
+    const float norm = trainer.optimizer_step();
+    trainer.zero_grad();
+    if (!single) continue;
+    Tape tape;
+    parallel::PassContext ctx(*single, tape, nullptr);
+    two_segments(b)(ctx);
+    const double ref_loss =
+        parallel::backward_mean(ctx, static_cast<double>(ctx.total().targets), "two-segment");
+    const Values ref_grads = grads_of(*single);
+    const float ref_norm = single_opt->step();
+    single_opt->zero_grad();
+    EXPECT_NEAR(loss, ref_loss, kTolerance * ref_loss) << "step " << step;
+    EXPECT_NEAR(norm, ref_norm, kTolerance * ref_norm) << "step " << step;
+    expect_close(grads, ref_grads, "gradients at step " + std::to_string(step));
+    // The table's rows were looked up, so they have a gradient.
+    double table_grad = 0;
+    for (float g : ref_grads.at("test.extra_embed.weight")) table_grad += std::abs(g);
+    EXPECT_GT(table_grad, 0);
+  }
+}
+
+}  // namespace
+}  // namespace condense::testing

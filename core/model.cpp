@@ -314,15 +314,30 @@ Var Llama::block(Tape& tape, const Layer& L, size_t index, const Var& h, const F
   Var k = ops::reshape(tape, L.k.column(tape, x, x_tp, gate), {B, T, Hkv, Dh});
   Var v = ops::reshape(tape, L.v.column(tape, x, x_tp, gate), {B, T, Hkv, Dh});
   q = ops::rope(tape, q, pos, config_.rope_theta);
+  const Var k_raw = k;
   k = ops::rope(tape, k, pos, config_.rope_theta);
-  if (args.kv_out) (*args.kv_out)[index] = {k, v};
+  if (args.kv_out) (*args.kv_out)[index] = {k, v, Tensor(), k_raw};
   Var keys = k, values = v;
   if (args.prefix && (*args.prefix)[index].k.defined() && (*args.prefix)[index].k.dim(1) > 0) {
     const LayerKV& m = (*args.prefix)[index];
-    keys = ops::concat(tape, {m.k, k}, 1);
+    const Var mk = m.pos.defined() ? ops::rope(tape, m.k, m.pos, config_.rope_theta) : m.k;
+    keys = ops::concat(tape, {mk, k}, 1);
     values = ops::concat(tape, {m.v, v}, 1);
   }
-  Var att = ops::attention(tape, q, keys, values, args.mask, 1.0f / std::sqrt(float(Dh)));
+  if (args.kv_mix) {
+    // Rows are key positions of the flattened [B*S]: every head of a position together.
+    auto mix = [&](const Var& a) {
+      const Var rows = ops::reshape(tape, a, {a.dim(0) * a.dim(1), Hkv * Dh});
+      return ops::reshape(tape, ops::mix_rows(tape, rows, args.kv_mix->rows, args.kv_mix->weights),
+                          a.shape());
+    };
+    keys = mix(keys);
+    values = mix(values);
+  }
+  const Tensor& mask = args.layer_mask && (*args.layer_mask)[index].defined()
+                           ? (*args.layer_mask)[index]
+                           : args.mask;
+  Var att = ops::attention(tape, q, keys, values, mask, 1.0f / std::sqrt(float(Dh)));
   Var h2 = ops::add(tape, h, L.o.row(tape, ops::reshape(tape, att, {B, T, H * Dh}), gate));
   const Var y = ops::rmsnorm(tape, h2, L.mlp_norm, config_.norm_eps), y_tp = to_tp(y);
   Var mlp = ops::swiglu(tape, L.gate.column(tape, y, y_tp, gate), L.up.column(tape, y, y_tp, gate));
@@ -346,6 +361,9 @@ Var Llama::stage(Tape& tape, const ForwardArgs& args, const Var& input) const {
          shape_str(args.ids.shape()));
   if (args.prefix && static_cast<int64_t>(args.prefix->size()) != config_.n_layers)
     fail("key/value prefix has ", args.prefix->size(), " layers, the model has ", config_.n_layers);
+  if (args.layer_mask && static_cast<int64_t>(args.layer_mask->size()) != config_.n_layers)
+    fail("per-layer masks for ", args.layer_mask->size(), " layers, the model has ",
+         config_.n_layers);
   if (args.kv_out) args.kv_out->assign(static_cast<size_t>(config_.n_layers), LayerKV{});
   Var h;
   if (first_stage()) {

@@ -51,7 +51,7 @@ struct Param {
 // Keys and values of one layer. As a prefix (caches, memories): `k` is rotated
 // already, unless `pos` is given: then `k` is unrotated and the layer applies RoPE
 // at `pos` (FoT memory keys at position 0; CCM streaming re-rotates by cache index).
-// From kv_out: `k` after RoPE, `k_raw` before it.
+// From kv_out: `k` after RoPE, `k_raw` before it (both before any KVMix).
 // (Members default-initialised with {} so that {k, v} may leave the rest out.)
 struct LayerKV {
   Var k{};       // [B,S,Hkv,Dh]
@@ -63,8 +63,9 @@ struct LayerKV {
 // "Replace these rows of K/V with this linear combination of other rows", applied
 // in every layer to the keys (after RoPE) and values, prefix included, just before
 // attention: rows[p] of the keys/values viewed as [B*S, Hkv*Dh] become
-// sum_j weights[p, j] * row j (CCM-merge: a <SUM> slot holds the running mean of
-// the <COMP> keys/values of its index). Differentiable; weights are constants.
+// sum_j weights[p, j] * row j of the unmixed keys/values (CCM-merge: a <SUM> slot
+// holds the running mean of the <COMP> keys/values of its index). Differentiable;
+// weights are constants on the model's device. Every layer's S must be the same.
 struct KVMix {
   Tensor rows;     // [P] i32, rows of the flattened [B*S] keys/values replaced
   Tensor weights;  // [P, B*S] f32

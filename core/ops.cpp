@@ -342,6 +342,35 @@ Var replace_rows(Tape& tape, const Var& x, const Tensor& idx, const Var& values)
   return y;
 }
 
+namespace {
+// weights [P, N] (a constant) @ x [N, D] -> [P, D].
+Var matmul_const(Tape& tape, const Tensor& weights, const Var& x) {
+  const int64_t P = weights.dim(0), N = weights.dim(1), D = x.dim(1);
+  Tensor out = Tensor::empty({P, D}, x.value().dtype(), x.value().device());
+  be(out).gemm(false, false, P, D, N, 1.0f, weights, x.value(), 0.0f, out);
+  Var y = make_output(tape, out, {&x});
+  if (y.requires_grad())
+    tape.record([x, y, weights, P, N, D] {
+      if (!y.grad().defined()) return;
+      const auto [dx, beta] = x.gemm_grad_target();
+      be(dx).gemm(true, false, N, D, P, 1.0f, weights, y.grad(), beta, dx);
+    });
+  return y;
+}
+}  // namespace
+
+Var mix_rows(Tape& tape, const Var& x, const Tensor& rows, const Tensor& weights) {
+  const int64_t D = x.shape().back(), N = x.value().numel() / D;
+  if (rows.dtype() != DType::i32 || rows.ndim() != 1 || weights.dtype() != DType::f32 ||
+      weights.shape() != Shape{rows.numel(), N})
+    fail("mix_rows: rows ", shape_str(rows.shape()), " ", dtype_name(rows.dtype()), " and weights ",
+         shape_str(weights.shape()), " ", dtype_name(weights.dtype()), " do not fit ", N,
+         " rows (expected [P] i32 and [P,", N, "] f32)");
+  const Var flat = reshape(tape, x, {N, D});
+  return reshape(tape, replace_rows(tape, flat, rows, matmul_const(tape, weights, flat)),
+                 x.shape());
+}
+
 Var detach(const Var& x) {
   return Var(x.value(), false);
 }

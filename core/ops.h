@@ -40,6 +40,11 @@ Var gather_rows(Tape& tape, const Var& x, const Tensor& idx);
 // x viewed as [N, D] with rows idx [P] replaced by values [P, D]: input embeddings in
 // place of token embeddings at chosen positions (soft prompts).
 Var replace_rows(Tape& tape, const Var& x, const Tensor& idx, const Var& values);
+// x viewed as [N, D] with rows[p] replaced by sum_j weights[p, j] * x[j, :], all
+// computed from the input x (a replaced row may mix rows that are replaced too).
+// rows [P] i32, weights [P, N] f32 constants. Merged key/value slots (CCM-merge's
+// running mean of <COMP> keys/values).
+Var mix_rows(Tape& tape, const Var& x, const Tensor& rows, const Tensor& weights);
 // Same value, no gradient flows back through it.
 Var detach(const Var& x);
 

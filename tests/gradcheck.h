@@ -67,4 +67,33 @@ inline void gradcheck(const Fn& fn, std::vector<Tensor> inputs, std::vector<bool
   }
 }
 
+// Gradients a backward pass left in `vars` against central differences of the scalar
+// `loss` (re-evaluated with each nudged element), for every `stride`-th element.
+// Returns how many elements were compared.
+inline int check_against_differences(const std::function<double()>& loss,
+                                     const std::vector<std::pair<std::string, Var>>& vars,
+                                     int64_t stride, double h = 1e-2, double rtol = 2e-2,
+                                     double atol = 2e-4) {
+  int checked = 0;
+  for (const auto& [name, var] : vars) {
+    EXPECT_TRUE(var.grad().defined()) << name << " got no gradient";
+    if (!var.grad().defined()) continue;
+    const std::vector<float> analytic = var.grad().to_vector();
+    float* x = var.value().f32();
+    for (int64_t j = 0; j < var.value().numel(); j += stride) {
+      const float orig = x[j];
+      x[j] = orig + static_cast<float>(h);
+      const double up = loss();
+      x[j] = orig - static_cast<float>(h);
+      const double down = loss();
+      x[j] = orig;
+      const double numeric = (up - down) / (2 * h);
+      EXPECT_NEAR(analytic[j], numeric, atol + rtol * std::abs(numeric))
+          << name << " element " << j;
+      ++checked;
+    }
+  }
+  return checked;
+}
+
 }  // namespace condense::testing

@@ -133,6 +133,26 @@ TEST(Gradcheck, GatherAndReplaceRows) {
       {randn({5, 3}, gen), randn({2, 3}, gen)}, {true, true});
 }
 
+// Replaced rows mixing other rows, replaced ones (their input values) and themselves
+// included, on a [2,3,4] tensor seen as 6 rows of 4.
+TEST(Gradcheck, MixRows) {
+  const Tensor rows = Tensor::from_i32({4, 1, 5}, {3});
+  const Tensor weights = randn({3, 6}, gen);
+  gradcheck(
+      [&](Tape& t, const std::vector<Var>& v) { return ops::mix_rows(t, v[0], rows, weights); },
+      {randn({2, 3, 4}, gen)}, {true});
+}
+
+TEST(MixRows, ReplacesRowsByTheirCombination) {
+  Tape t(false);
+  const Tensor x = Tensor::from_f32({1, 2, 3, 4, 5, 6}, {3, 2});
+  const Tensor rows = Tensor::from_i32({0, 2}, {2});
+  const Tensor w = Tensor::from_f32({0, 0.5f, 0.5f, 1, 0, 1}, {2, 3});
+  EXPECT_EQ(ops::mix_rows(t, Var(x), rows, w).value().to_vector(),
+            (std::vector<float>{4, 5, 3, 4, 6, 8}));
+  EXPECT_THROW(ops::mix_rows(t, Var(x), rows, Tensor::zeros({2, 4})), Error);
+}
+
 TEST(Autograd, DetachStopsGradient) {
   Var x(Tensor::from_f32({1, 2, 3, 4}, {2, 2}), true);
   Var w(Tensor::from_f32({1, 0, 0, 1}, {2, 2}), true);

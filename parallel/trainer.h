@@ -6,6 +6,12 @@
 // updates with AdamW. Any layout gives the loss and gradients of one rank up to
 // float rounding (tests/mpi), and checkpoints hold full logical tensors, so any
 // layout loads any checkpoint.
+//
+// A method changes the model through a ModelExtension (its own parameters, LoRA
+// pairs, frozen weights) and its batches through data::TokenBatch (masks, LoRA
+// token mask, K/V mixes), or writes its step as several passes (multi_pass.h):
+// the engine itself knows no method. Frozen parameters have no gradient, no
+// moments, no ZeRO-1 owner and no place in sync or the gradient norm.
 #pragma once
 #include <functional>
 #include <memory>

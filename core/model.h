@@ -98,7 +98,9 @@ struct LoraSpec {
   std::vector<std::string> targets;
   int64_t rank = 8;
   float alpha = 16;
-  float dropout = 0;  // on the adapter's input, training passes only
+  // On the adapter's input, training passes only. Not supported yet: add_lora refuses
+  // dropout > 0 (it needs an elementwise mask kernel on every backend).
+  float dropout = 0;
   uint64_t seed = 1;
 };
 
@@ -115,7 +117,7 @@ struct ForwardArgs {
   const std::vector<Tensor>* layer_mask = nullptr;
   const KVMix* kv_mix = nullptr;  // applied in every layer when set
   Tensor lora_mask;               // [B,T] u8, 1 where LoRA applies; undefined: every token
-  bool training = false;          // LoRA dropout is on in training passes only
+  bool training = false;          // a training pass (for LoRA dropout, once supported)
 
   // Plain causal language modelling over `ids`.
   static ForwardArgs tokens(Tensor ids) {

@@ -58,7 +58,7 @@ TEST(SoftPrompt, GradientsFlowThroughTheModelsOwnSummaryVectors) {
   tape.backward(run(tape));
   std::vector<std::pair<std::string, Var>> vars;
   for (const Param& p : model.params()) vars.emplace_back(p.name, p.var);
-  EXPECT_GT(check_against_differences(loss, vars, 11), 200);
+  EXPECT_GT(check_against_differences(loss, vars, 31), 80);
   // The first segment's tokens are reached only through the soft prompt.
   const std::vector<int32_t> ids = first.to_i32_vector();
   const std::vector<float> g = model.param("model.embed_tokens.weight").var.grad().to_vector();

@@ -318,7 +318,7 @@ std::vector<std::string> split_sentences(std::string_view text) {
   return sentences;
 }
 
-std::string gist_postprocess(std::string_view text) {
+std::string postprocess_output(std::string_view text) {
   std::string cleaned;
   // "⁇" is what LLaMA's tokenizer decodes padding to.
   constexpr std::string_view kUnknown = "\xE2\x81\x87";

@@ -42,9 +42,9 @@ RougeScores mean_rouge(const std::vector<std::string>& predictions,
 // gives Punkt's split for 2216 of the 2227 Alpaca+ reference outputs whose split gisting stored.
 std::vector<std::string> split_sentences(std::string_view text);
 
-// gisting's postprocess_text for LLaMA (METHODS.md §1.7): drop "⁇", strip whitespace, then one
-// sentence per line. Only rougeLsum sees the difference. Its outputs CSVs already hold text in
-// this form, so they are scored as they are.
-std::string gist_postprocess(std::string_view text);
+// The output clean-up of the gisting paper's ROUGE evaluation for LLaMA: drop "⁇", strip
+// whitespace, then one sentence per line. Only rougeLsum sees the difference. Its outputs CSVs
+// already hold text in this form, so they are scored as they are.
+std::string postprocess_output(std::string_view text);
 
 }  // namespace condense::eval

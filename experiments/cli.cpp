@@ -51,7 +51,7 @@ std::string value_text(const boost::any& v) {
 }  // namespace
 
 bool parse(const std::string& command, po::options_description desc, const Args& args,
-           po::variables_map& vm, bool ignore_unknown) {
+           po::variables_map& vm, bool ignore_unknown, const std::string& fallback_config) {
   std::string config_path;
   desc.add_options()("help,h", "show this help")("config", po::value<std::string>(&config_path),
                                                  "INI-style file of options");
@@ -75,11 +75,28 @@ bool parse(const std::string& command, po::options_description desc, const Args&
         rethrow(command + ": config file " + path, e);
       }
     }
+    if (!fallback_config.empty()) {
+      std::istringstream in(fallback_config);
+      po::store(po::parse_config_file(in, desc, true), vm);
+    }
     po::notify(vm);
   } catch (const po::error& e) {
     rethrow(command, e);
   }
   return true;
+}
+
+std::string peek(const std::string& command, const Args& args, const std::string& name,
+                 const std::string& fallback) {
+  Args pre;
+  for (const std::string& a : args)
+    if (a != "--help" && a != "-h") pre.push_back(a);
+  std::string value = fallback;
+  po::options_description d;
+  d.add_options()(name.c_str(), po::value(&value)->default_value(fallback), "");
+  po::variables_map vm;
+  parse(command, d, pre, vm, true);
+  return value;
 }
 
 std::string to_config_text(const po::variables_map& vm) {
@@ -98,6 +115,25 @@ std::string to_config_text(const po::variables_map& vm) {
     for (const auto& [k, v] : kv) os << k << " = " << v << "\n";
   }
   return os.str();
+}
+
+std::vector<int> parse_int_list(const std::string& text, const std::string& what) {
+  std::vector<int> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    size_t used = 0;
+    int v = 0;
+    try {
+      v = std::stoi(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != item.size() || v <= 0)
+      fail(what, ": '", item, "' in '", text, "' is not a positive integer");
+    out.push_back(v);
+  }
+  if (out.empty()) fail(what, ": empty list");
+  return out;
 }
 
 }  // namespace condense::cli

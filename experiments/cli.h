@@ -18,11 +18,22 @@ using Args = std::vector<std::string>;
 // --config. Returns false when --help was given (usage already printed to stdout).
 // With `ignore_unknown`, options `desc` does not know are left alone, on the command
 // line and in the config file (for commands that read part of a shared config).
+// `fallback_config`, INI text read with ignore_unknown, sets what neither the command
+// line nor --config does (say, the options a run was trained with).
 bool parse(const std::string& command, po::options_description desc, const Args& args,
-           po::variables_map& vm, bool ignore_unknown = false);
+           po::variables_map& vm, bool ignore_unknown = false,
+           const std::string& fallback_config = "");
+
+// The value of one string option, read ahead of parsing (the command line, else the
+// --config file, else `fallback`): for options that decide what the others are.
+std::string peek(const std::string& command, const Args& args, const std::string& name,
+                 const std::string& fallback);
 
 // The resolved options as INI text (for a run directory's config.cfg).
 std::string to_config_text(const po::variables_map& vm);
+
+// "1,2,5,10" -> {1, 2, 5, 10}; fails naming `what` on anything but positive integers.
+std::vector<int> parse_int_list(const std::string& text, const std::string& what);
 
 // One subcommand: its words ("eval ppl"), a one-line help, and its entry point.
 struct Command {

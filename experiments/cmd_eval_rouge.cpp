@@ -46,8 +46,8 @@ int eval_rouge(const cli::Args& args) {
     if (table.rows.empty()) fail("eval rouge: ", path, ": no rows to score");
     std::vector<std::string> preds, targets;
     for (const auto& row : table.rows) {
-      preds.push_back(postprocess ? eval::gist_postprocess(row[pred_col]) : row[pred_col]);
-      targets.push_back(postprocess ? eval::gist_postprocess(row[true_col]) : row[true_col]);
+      preds.push_back(postprocess ? eval::postprocess_output(row[pred_col]) : row[pred_col]);
+      targets.push_back(postprocess ? eval::postprocess_output(row[true_col]) : row[true_col]);
     }
     const eval::RougeScores mean = eval::mean_rouge(preds, targets);
     std::cerr << path << ": " << table.rows.size() << " rows, " << format_scores(mean) << "\n";

@@ -1,53 +1,35 @@
-// condense sweep --config EXPERIMENT.cfg --sweep.dir DIR [options...]
-// The gisting grid (METHODS.md §1.6): gist with k in sweep.num_tokens, plus the
-// controls in sweep.controls at k = 1, each trained and evaluated by `gist train`
-// in DIR/<condition>-<k>. Data are prepared first if missing (gist prepare). A run
-// whose evaluation at train.steps exists is skipped; a run with checkpoints is
-// resumed from its newest one, so an interrupted sweep continues where it stopped.
-// Ends with the table of gisting's rouge.csv (condition × k; seen/unseen/human
-// ROUGE-L) in DIR/rouge.{csv,md} and a plot DIR/rouge.svg; stdout gets the Markdown.
-// Every option except the sweep's own goes to the runs unchanged. --sweep.list and
-// --sweep.only split the grid into jobs (slurm/gist_sweep.sh: one array task per
-// point, then this command again for the table).
+// condense sweep --config EXPERIMENT.cfg [--method NAME] --sweep.dir DIR [options...]
+// Trains and evaluates every point of a grid over the method's options (--sweep.grid,
+// else the method's default grid; experiments/sweep_grid.h), each as `condense train`
+// in DIR/<point name>. Data are prepared first where the method can build them. A run
+// whose evaluation at train.steps exists is skipped; a run with checkpoints is resumed
+// from its newest one, so an interrupted sweep continues where it stopped. Ends with
+// the method's results table in DIR (gist: rouge.{csv,md,svg}, the paper's table);
+// stdout gets its Markdown. Every option except the sweep's own goes to the runs
+// unchanged. --sweep.list and --sweep.only split the grid into jobs
+// (slurm/gist_sweep.sh: one array task per point, then this command again for the table).
 #include <filesystem>
 #include <iostream>
-#include <sstream>
 
-#include "core/atomic_file.h"
 #include "core/error.h"
-#include "experiments/methods/gist_options.h"
-#include "experiments/methods/gist_report.h"
+#include "experiments/methods/registry.h"
 #include "experiments/model_dir.h"
+#include "experiments/run_dir.h"
+#include "experiments/sweep_grid.h"
 #include "parallel/mpi_session.h"
 
 namespace condense::cmd {
 
-int gist_train(const cli::Args&);
+int train(const cli::Args&);
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct GridPoint {
-  std::string condition;
-  int num_tokens;
-  std::string name() const { return condition + "-" + std::to_string(num_tokens); }
-};
-
-std::vector<GridPoint> grid(const gist::SweepOptions& s) {
-  std::vector<GridPoint> points;
-  for (int k : gist::parse_int_list(s.num_tokens, "sweep.num_tokens"))
-    points.push_back({"gist", k});
-  std::stringstream controls(s.controls);
-  for (std::string c; std::getline(controls, c, ',');)
-    if (!c.empty()) points.push_back({gist::condition_name(gist::parse_condition(c)), 1});
-  return points;
-}
-
 // The sweep's arguments without the options it sets per run.
-cli::Args forwarded(const cli::Args& args) {
-  const std::vector<std::string> owned = {"--gist.num_tokens", "--gist.condition", "--run.dir",
-                                          "--sweep.only"};
+cli::Args forwarded(const cli::Args& args, const exp::GridPoint& point) {
+  std::vector<std::string> owned = {"--run.dir", "--sweep.only"};
+  for (const auto& [option, value] : point.options) owned.push_back("--" + option);
   cli::Args out;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -69,81 +51,75 @@ cli::Args forwarded(const cli::Args& args) {
 }  // namespace
 
 int sweep(const cli::Args& args) {
-  gist::Options o;
+  const std::unique_ptr<methods::Method> method = methods::make(methods::selected("sweep", args));
+  exp::SweepOptions o;
   int64_t steps = 0;
-  cli::po::options_description desc("sweep (all other options go to every gist train run)");
-  gist::add_options(desc, o, false);
+  cli::po::options_description desc("sweep (all other options go to every run)");
+  methods::add_method_options(desc, *method);
+  method->add_options(desc);
+  exp::add_sweep_options(desc, o);
   desc.add_options()("train.steps", cli::po::value(&steps)->required(), "steps of every run");
   cli::po::variables_map vm;
   if (!cli::parse("sweep", desc, args, vm, true)) return 0;
-  const std::vector<GridPoint> points = grid(o.sweep);
-  if (o.sweep.list) {
-    for (const GridPoint& p : points) std::cout << p.name() << "\n";
+  methods::check_foreign_options("sweep", vm, *method);
+  const std::vector<exp::GridPoint> points =
+      exp::parse_grid(o.grid.empty() ? method->default_grid() : o.grid, method->name());
+  for (const exp::GridPoint& p : points)
+    for (const auto& [option, value] : p.options)
+      if (!desc.find_nothrow(option, false))
+        fail("sweep: --sweep.grid option ", option, " is not an option of method ", method->name());
+  if (o.list) {
+    for (const exp::GridPoint& p : points) std::cout << p.name << "\n";
     return 0;
   }
-  if (o.sweep.dir.empty()) fail("sweep: --sweep.dir is required");
+  if (o.dir.empty()) fail("sweep: --sweep.dir is required");
   if (parallel::launched_as_several_ranks())
     fail("sweep: runs its grid in one process; to train a run on several ranks, start ",
-         "`condense gist train` under mpirun/srun (the sweep then skips or resumes it)");
-  fs::create_directories(o.sweep.dir);
-
-  const gist::DataFiles files = gist::DataFiles::in(o.data_dir);
-  // A lone grid point runs beside others (array tasks): only the sweep prepares data.
-  if (!o.prepare.train_json.empty() && o.sweep.only.empty()) {
-    o.prepare.out = o.data_dir;
-    gist::prepare(o.prepare);
-  } else if (!fs::exists(files.train)) {
-    fail("sweep: ", files.train, " is missing and no --prepare.train_json was given to build it");
-  }
-
-  if (!o.sweep.only.empty()) {
+         "`condense train` under mpirun/srun (the sweep then skips or resumes it)");
+  if (!o.only.empty()) {
     bool known = false;
-    for (const GridPoint& p : points) known |= p.name() == o.sweep.only;
+    for (const exp::GridPoint& p : points) known |= p.name == o.only;
     if (!known)
-      fail("sweep: --sweep.only ", o.sweep.only, " is not a point of the grid (see --sweep.list)");
+      fail("sweep: --sweep.only ", o.only, " is not a point of the grid (see --sweep.list)");
   }
-  std::vector<gist::ResultRow> rows;
+  fs::create_directories(o.dir);
+  // A lone grid point runs beside others (array tasks): only the whole sweep builds data.
+  method->prepare_data(o.only.empty());
+
+  std::vector<std::string> run_dirs;
   for (size_t i = 0; i < points.size(); ++i) {
-    const GridPoint& p = points[i];
-    if (!o.sweep.only.empty() && p.name() != o.sweep.only) continue;
-    const std::string dir = (fs::path(o.sweep.dir) / p.name()).string();
-    const auto done = gist::read_run_result(dir);
-    std::cerr << "sweep: [" << i + 1 << "/" << points.size() << "] " << p.name() << ": ";
-    if (done && done->step == steps) {
+    const exp::GridPoint& p = points[i];
+    if (!o.only.empty() && p.name != o.only) continue;
+    const std::string dir = (fs::path(o.dir) / p.name).string();
+    run_dirs.push_back(dir);
+    std::cerr << "sweep: [" << i + 1 << "/" << points.size() << "] " << p.name << ": ";
+    // Finished: trained to train.steps, and evaluated there where the method evaluates.
+    const bool trained = method->tasks().empty()
+                             ? fs::path(exp::latest_checkpoint(dir)).filename() ==
+                                   fs::path(exp::checkpoint_path(dir, steps)).filename()
+                             : method->evaluated(dir, steps);
+    if (trained) {
       std::cerr << "finished, skipped\n";
-      rows.push_back(*done);
       continue;
     }
-    cli::Args run_args = forwarded(args);
-    for (const std::string& a :
-         {std::string("--gist.condition"), p.condition, std::string("--gist.num_tokens"),
-          std::to_string(p.num_tokens), std::string("--run.dir"), dir})
-      run_args.push_back(a);
+    cli::Args run_args = forwarded(args, p);
+    for (const auto& [option, value] : p.options) {
+      run_args.push_back("--" + option);
+      run_args.push_back(value);
+    }
+    run_args.push_back("--run.dir");
+    run_args.push_back(dir);
     if (!exp::latest_checkpoint(dir).empty()) {
       run_args.push_back("--resume");
       std::cerr << "resuming from " << exp::latest_checkpoint(dir) << "\n";
     } else {
       std::cerr << "starting\n";
     }
-    if (gist_train(run_args) != 0) fail("sweep: run ", dir, " failed");
-    const auto result = gist::read_run_result(dir);
-    if (!result) fail("sweep: run ", dir, " left no evaluation summary");
-    rows.push_back(*result);
+    if (train(run_args) != 0) fail("sweep: run ", dir, " failed");
   }
-  if (!o.sweep.only.empty()) return 0;
-
-  gist::sort_rows(rows);
-  const fs::path out(o.sweep.dir);
-  gist::write_results_csv((out / "rouge.csv").string(), rows);
-  const std::string md = gist::results_markdown(rows);
-  write_file_atomically((out / "rouge.md").string(),
-                        "ROUGE-L (x100) on the validation splits, greedy decoding (gist runs with "
-                        "gist caching); unseen loss: mean completion cross-entropy on "
-                        "validation_unseen.\n\n" +
-                            md);
-  gist::write_results_svg((out / "rouge.svg").string(), rows,
-                          "ROUGE-L vs gist tokens (" + o.sweep.dir + ")");
-  std::cerr << "sweep: wrote " << (out / "rouge.csv").string() << ", rouge.md, rouge.svg\n";
+  if (!o.only.empty()) return 0;
+  const std::string md = method->sweep_table(o.dir, run_dirs);
+  std::cerr << "sweep: wrote the results table in " << o.dir << "\n";
   std::cout << md;
   return 0;
 }

@@ -17,10 +17,9 @@ int data_books(const cli::Args&);
 int data_icl(const cli::Args&);
 int data_passkey(const cli::Args&);
 int data_prepare(const cli::Args&);
-int gist_prepare(const cli::Args&);
-int gist_train(const cli::Args&);
-int gist_eval(const cli::Args&);
-int bench_gist(const cli::Args&);
+int data_instruct(const cli::Args&);
+int eval_method(const cli::Args&);
+int bench_method(const cli::Args&);
 int sweep(const cli::Args&);
 }  // namespace condense::cmd
 
@@ -28,7 +27,9 @@ namespace condense::cli {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
-      {"train", "train a model (run directory, metrics.jsonl, checkpoints; --resume)", cmd::train},
+      {"train", "train with --method (gist | full | lm, the default: a language model)",
+       cmd::train},
+      {"eval", "score a run on a task of its method (--method M --task rouge)", cmd::eval_method},
       {"eval ppl", "perplexity of a model on a token dataset", cmd::eval_ppl},
       {"generate", "continue a prompt (greedy, temperature, top-p; KV cache)", cmd::generate},
       {"import llama2c", "convert a llama2.c checkpoint + tokenizer into a model dir",
@@ -43,14 +44,11 @@ const std::vector<Command>& commands() {
       {"data icl", "classification sets (SST-2, AG News, TREC, MR, SUBJ, RTE)", cmd::data_icl},
       {"data passkey", "FoT passkey prompts at given token lengths", cmd::data_passkey},
       {"data prepare", "build every dataset from a shared/data-like folder", cmd::data_prepare},
-      {"gist prepare", "tokenizer + Alpaca+ datasets for the gist commands", cmd::gist_prepare},
-      {"gist train", "train with gist tokens (gist | pos_control | neg_control), then evaluate",
-       cmd::gist_train},
-      {"gist eval", "ROUGE of a gist run on validation seen/unseen/human (gist caching)",
-       cmd::gist_eval},
-      {"bench gist", "FLOPs, time and KV memory of uncached vs gist vs prompt caching",
-       cmd::bench_gist},
-      {"sweep", "the gisting grid (k x condition): train, evaluate, ROUGE table + plot",
+      {"data instruct", "tokenizer + Alpaca+ instruction datasets (train, validation_*)",
+       cmd::data_instruct},
+      {"bench", "a method's benchmark (--method gist: FLOPs, time, KV memory of caching)",
+       cmd::bench_method},
+      {"sweep", "train + evaluate a grid over a method's options; the method's results table",
        cmd::sweep},
   };
   return table;

@@ -25,10 +25,14 @@ RunDir::RunDir(const std::string& path, bool resume) : path_(path) {
          " already has checkpoints; pass --resume to continue it or choose another --run.dir");
 }
 
-std::string RunDir::checkpoint_path(int64_t step) const {
+std::string checkpoint_path(const std::string& run_dir, int64_t step) {
   char name[32];
   std::snprintf(name, sizeof name, "step_%08lld.h5", static_cast<long long>(step));
-  return (fs::path(path_) / "checkpoints" / name).string();
+  return (fs::path(run_dir) / "checkpoints" / name).string();
+}
+
+std::string RunDir::checkpoint_path(int64_t step) const {
+  return exp::checkpoint_path(path_, step);
 }
 
 std::string RunDir::latest_checkpoint() const {

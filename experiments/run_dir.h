@@ -29,6 +29,9 @@ class RunDir {
   std::string path_;
 };
 
+// Where a run directory keeps its checkpoint of `step`.
+std::string checkpoint_path(const std::string& run_dir, int64_t step);
+
 // Formats seconds as H:MM:SS for progress lines.
 std::string format_duration(double seconds);
 

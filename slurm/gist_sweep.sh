@@ -2,7 +2,7 @@
 # The gisting sweep as SLURM jobs: `condense sweep`'s grid with one array task per
 # grid point, so the points train side by side on the cluster.
 #   bash slurm/gist_sweep.sh --config experiments/configs/gist/cpu.cfg [more sweep options]
-# Three jobs, each waiting for the one before: data preparation (`gist prepare`),
+# Three jobs, each waiting for the one before: data preparation (`data instruct`),
 # the array (slurm/gist_point.sbatch), and `condense sweep` again, which finds every
 # run finished and writes rouge.{csv,md,svg} in sweep.dir. Resubmitting resumes:
 # finished points are skipped and interrupted ones continue from their checkpoints.
@@ -16,7 +16,7 @@ export CONDENSE=$condense
 
 points=$("$condense" sweep "$@" --sweep.list)
 n=$(wc -l <<<"$points")
-prepare=$(sbatch --parsable --job-name=gist-prepare "$here/condense.sbatch" gist prepare "$@")
+prepare=$(sbatch --parsable --job-name=gist-prepare "$here/condense.sbatch" data instruct "$@")
 array=$(sbatch --parsable --dependency="afterok:$prepare" --array="0-$((n - 1))" \
   "$here/gist_point.sbatch" "$@")
 table=$(sbatch --parsable --dependency="afterok:$array" --job-name=gist-table \

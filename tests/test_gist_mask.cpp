@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "experiments/methods/gist_batch.h"
-#include "experiments/methods/gist_mask.h"
+#include "experiments/methods/gist/batch.h"
+#include "experiments/methods/gist/mask.h"
 
 namespace condense::gist {
 namespace {

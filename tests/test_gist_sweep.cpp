@@ -1,7 +1,7 @@
 // The gisting smoke sweep (experiments/configs/gist/smoke.cfg) end to end through the
 // `condense` binary: prepare, an interrupted run that the sweep resumes exactly,
 // six trained and evaluated runs, the ROUGE table and plot, a second sweep that skips
-// everything, and `gist eval` on a finished run.
+// everything, and `eval --method gist --task rouge` on a finished run.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -33,17 +33,17 @@ TEST(GistSweep, SmokeSweepRunsResumesAndSkips) {
     return head;
   };
 
-  auto prep = run_condense(with({"gist", "prepare"}, {}), dir.path());
+  auto prep = run_condense(with({"data", "instruct"}, {}), dir.path());
   ASSERT_EQ(prep.exit_code, 0) << prep.err;
   // An interrupted run (as if killed after its checkpoint at step 10) ...
   auto part = run_condense(
-      with({"gist", "train"},
+      with({"train", "--method", "gist"},
            {"--run.dir", sweep_dir + "/gist-1", "--gist.num_tokens", "1", "--train.stop_at", "10"}),
       dir.path());
   ASSERT_EQ(part.exit_code, 0) << part.err;
   // ... and an uninterrupted one to compare the resumed run with.
   auto whole = run_condense(
-      with({"gist", "train"},
+      with({"train", "--method", "gist"},
            {"--run.dir", dir.file("whole"), "--gist.num_tokens", "1", "--eval.max_examples", "1"}),
       dir.path());
   ASSERT_EQ(whole.exit_code, 0) << whole.err;
@@ -82,7 +82,9 @@ TEST(GistSweep, SmokeSweepRunsResumesAndSkips) {
   EXPECT_EQ(skipped, 6u) << again.err;
   EXPECT_EQ(again.out, sweep.out);
 
-  auto ev = run_condense(with({"gist", "eval"}, {"--run.dir", sweep_dir + "/gist-2"}), dir.path());
+  auto ev = run_condense(
+      with({"eval", "--method", "gist", "--task", "rouge"}, {"--run.dir", sweep_dir + "/gist-2"}),
+      dir.path());
   ASSERT_EQ(ev.exit_code, 0) << ev.err;
   EXPECT_EQ(ev.out.rfind("seen_rougeL=", 0), 0u) << ev.out;
   EXPECT_NE(ev.out.find("human_rougeL="), std::string::npos) << ev.out;
@@ -99,14 +101,15 @@ TEST(GistSweep, FineTunesAnImportedCheckpoint) {
       dir.path());
   ASSERT_EQ(imp.exit_code, 0) << imp.err;
   auto prep = run_condense(
-      {"gist", "prepare", "--data.dir", data_dir, "--prepare.tokenizer", model + "/tokenizer.model",
-       "--prepare.train_json",
+      {"data", "instruct", "--data.dir", data_dir, "--prepare.tokenizer",
+       model + "/tokenizer.model", "--prepare.train_json",
        source_path("tests/data/datasets/alpaca_plus/partial/alpaca_part_of_train_APPROX.json"),
        "--prepare.valid_dir", source_path("tests/data/datasets/alpaca_plus")},
       dir.path());
   ASSERT_EQ(prep.exit_code, 0) << prep.err;
-  auto train = run_condense({"gist",
-                             "train",
+  auto train = run_condense({"train",
+                             "--method",
+                             "gist",
                              "--data.dir",
                              data_dir,
                              "--run.dir",
@@ -134,8 +137,9 @@ TEST(GistSweep, FineTunesAnImportedCheckpoint) {
 TEST(GistSweep, BadConditionIsAOneLineError) {
   TempDir dir;
   auto r = run_condense(
-      {"gist", "train", "--config", source_path("experiments/configs/gist/smoke.cfg"), "--data.dir",
-       dir.file("none"), "--run.dir", dir.file("run"), "--gist.condition", "half_gist"},
+      {"train", "--method", "gist", "--config", source_path("experiments/configs/gist/smoke.cfg"),
+       "--data.dir", dir.file("none"), "--run.dir", dir.file("run"), "--gist.condition",
+       "half_gist"},
       dir.path());
   expect_one_line_error(r, "half_gist");
 }

@@ -21,10 +21,10 @@ int eval_rouge(const cli::Args&);
 namespace {
 
 using condense::eval::CsvTable;
-using condense::eval::gist_postprocess;
 using condense::eval::mean_rouge;
 using condense::eval::parse_csv;
 using condense::eval::porter_stem;
+using condense::eval::postprocess_output;
 using condense::eval::rouge;
 using condense::eval::rouge_tokenize;
 using condense::eval::RougeScores;
@@ -185,13 +185,13 @@ TEST(SentenceSplit, ApproximatesPunkt) {
 
 TEST(SentenceSplit, GistPostprocess) {
   EXPECT_EQ(
-      gist_postprocess("  \xE2\x81\x87 First sentence. Second one.  \xE2\x81\x87\xE2\x81\x87"),
+      postprocess_output("  \xE2\x81\x87 First sentence. Second one.  \xE2\x81\x87\xE2\x81\x87"),
       "First sentence.\nSecond one.");
-  EXPECT_EQ(gist_postprocess(" \xE2\x81\x87 "), "");
+  EXPECT_EQ(postprocess_output(" \xE2\x81\x87 "), "");
   // Only rougeLsum sees the sentence split: each half of the reference finds its own sentence.
   const RougeScores raw = rouge("The dog ran. A cat sat.", "A cat sat. The dog ran.");
   const RougeScores split =
-      rouge(gist_postprocess("The dog ran. A cat sat."), "A cat sat. The dog ran.");
+      rouge(postprocess_output("The dog ran. A cat sat."), "A cat sat. The dog ran.");
   EXPECT_EQ(raw.rougeL, split.rougeL);
   EXPECT_DOUBLE_EQ(raw.rougeLsum, 0.5);
   EXPECT_DOUBLE_EQ(split.rougeLsum, 1.0);

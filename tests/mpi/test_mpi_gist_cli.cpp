@@ -1,4 +1,4 @@
-// `condense gist train` on a grid of ranks, end to end through mpirun, against one
+// `condense train --method gist` on a grid of ranks, end to end through mpirun, against one
 // rank on the shipped Alpaca+ samples (the smoke config's data and model): its
 // batches carry left padding, pad-aware positions and the gist mask, which must
 // reach every data-parallel share, pipeline micro-batch and tensor-parallel shard.
@@ -34,7 +34,7 @@ class MpiGist : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new TempDir;
     const auto r = run_condense(
-        {"gist", "prepare", "--config", config(), "--data.dir", data(), "--prepare.train_json",
+        {"data", "instruct", "--config", config(), "--data.dir", data(), "--prepare.train_json",
          source_path("tests/data/datasets/alpaca_plus/partial/"
                      "alpaca_part_of_train_APPROX.json"),
          "--prepare.valid_dir", source_path("tests/data/datasets/alpaca_plus")},
@@ -45,38 +45,26 @@ class MpiGist : public ::testing::Test {
   static std::string config() { return source_path("experiments/configs/gist/smoke.cfg"); }
   static std::string data() { return dir_->file("data"); }
 
-  // `gist train` words: the smoke model with a vocabulary of 402 (400 pieces, <GIST>
+  // `train --method gist` words: the smoke model with a vocabulary of 402 (400 pieces, <GIST>
   // and one spare row, so that tp=2 splits it), `steps` steps, validation loss and a
   // checkpoint every 5, ROUGE on 2 examples per split at the end.
   static std::vector<std::string> gist_train(const std::string& run_dir,
                                              std::vector<std::string> more = {},
                                              const std::string& vocab = "402",
                                              const std::string& steps = "10") {
-    std::vector<std::string> w = {"gist",
-                                  "train",
-                                  "--config",
-                                  config(),
-                                  "--data.dir",
-                                  data(),
-                                  "--run.dir",
-                                  run_dir,
-                                  "--gist.num_tokens",
-                                  "2",
-                                  "--model.vocab_size",
-                                  vocab,
-                                  "--train.steps",
-                                  steps,
-                                  "--train.log_every",
-                                  "1",
-                                  "--train.save_every",
-                                  "5",
-                                  "--train.eval_every",
-                                  "5",
-                                  "--train.eval_batches",
-                                  "2",
-                                  "--eval.max_examples",
-                                  "2",
-                                  "--eval.max_new_tokens",
+    std::vector<std::string> w = {"train",  "--method",
+                                  "gist",   "--config",
+                                  config(), "--data.dir",
+                                  data(),   "--run.dir",
+                                  run_dir,  "--gist.num_tokens",
+                                  "2",      "--model.vocab_size",
+                                  vocab,    "--train.steps",
+                                  steps,    "--train.log_every",
+                                  "1",      "--train.save_every",
+                                  "5",      "--train.eval_every",
+                                  "5",      "--train.eval_batches",
+                                  "2",      "--eval.max_examples",
+                                  "2",      "--eval.max_new_tokens",
                                   "8"};
     w.insert(w.end(), more.begin(), more.end());
     return w;

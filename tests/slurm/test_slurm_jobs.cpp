@@ -138,14 +138,14 @@ TEST_F(SlurmJobs, GistSweepRunsAsDependentJobsAndRanksLaunchBySrun) {
                             " --gist.num_tokens 1 --train.log_every 1 --train.steps 20 "
                             "--eval.max_examples 1 --run.dir ";
   const auto dp2 = shell("timeout 120 sbatch --parsable --wait -n 2 " +
-                         shell_quote(source_path("slurm/condense.sbatch")) + " gist train " +
-                         gist1 + shell_quote(run));
+                         shell_quote(source_path("slurm/condense.sbatch")) +
+                         " train --method gist " + gist1 + shell_quote(run));
   ASSERT_EQ(dp2.exit_code, 0) << dp2.err << shell("cat slurm-*.out | tail -n 20").out;
   const std::string dp2_log = slurp(dir_->file("slurm-" + trim(dp2.out) + ".out"));
   EXPECT_NE(dp2_log.find("ranks dp 2 x pp 1 x tp 1"), std::string::npos) << dp2_log;
   const auto one = shell("timeout 120 sbatch --parsable --wait " +
-                         shell_quote(source_path("slurm/condense.sbatch")) + " gist train " +
-                         gist1 + shell_quote(reference));
+                         shell_quote(source_path("slurm/condense.sbatch")) +
+                         " train --method gist " + gist1 + shell_quote(reference));
   ASSERT_EQ(one.exit_code, 0) << one.err;
   const auto got = logged_losses(run), want = logged_losses(reference);
   ASSERT_EQ(got.size(), 20u);

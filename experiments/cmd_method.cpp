@@ -1,0 +1,99 @@
+// The method commands besides train and sweep:
+//   condense eval --method NAME --task TASK --run.dir RUN [options]
+//     scores a run's newest checkpoint on one of the method's tasks (gist, full:
+//     rouge on validation_{seen,unseen,human}); results go to RUN/eval and stdout ends
+//     with the task's one-line summary (`seen_rougeL=<n> unseen_rougeL=<n> human_rougeL=<n>`).
+//     The method's own options default to what the run was trained with (its config.cfg).
+//   condense bench --method NAME [options]: the method's benchmark (gist: caching).
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "core/checkpoint.h"
+#include "core/error.h"
+#include "experiments/device.h"
+#include "experiments/methods/registry.h"
+#include "experiments/model_dir.h"
+#include "experiments/sweep_grid.h"
+
+namespace condense::cmd {
+namespace {
+
+// The top-level `method` line and the [<method>] section of a run's config.cfg (none
+// without one).
+struct RunConfig {
+  std::string method;
+  std::string section;  // INI text of the method's own options
+};
+
+RunConfig read_run_config(const std::string& run_dir, const std::string& method) {
+  const std::string path = (std::filesystem::path(run_dir) / "config.cfg").string();
+  RunConfig rc;
+  std::ifstream in(path);
+  if (!in) return rc;  // not a run directory: locating its checkpoint will say so
+  std::string section;
+  for (std::string line; std::getline(in, line);) {
+    if (line.size() > 1 && line.front() == '[' && line.back() == ']') {
+      section = line.substr(1, line.size() - 2);
+    } else if (section.empty() && line.rfind("method = ", 0) == 0) {
+      rc.method = line.substr(9);
+    } else if (section == method) {
+      rc.section += line + "\n";
+    }
+  }
+  if (!rc.section.empty()) rc.section = "[" + method + "]\n" + rc.section;
+  return rc;
+}
+
+}  // namespace
+
+int eval_method(const cli::Args& args) {
+  const std::unique_ptr<methods::Method> method = methods::make(methods::selected("eval", args));
+  std::string task;
+  // An experiment's .cfg describes training too: eval reads those options and ignores them.
+  LlamaConfig model_options;
+  AdamWConfig optim_options;
+  exp::TrainLoopOptions loop;
+  exp::SweepOptions sweep_options;
+  cli::po::options_description desc("eval (--run.dir: the run, its newest checkpoint)");
+  methods::add_method_options(desc, *method);
+  desc.add_options()("task", cli::po::value(&task)->required(), "what to score the run on");
+  exp::add_model_options(desc, model_options);
+  exp::add_optim_options(desc, optim_options);
+  exp::add_train_options(desc, loop);
+  exp::add_sweep_options(desc, sweep_options);
+  method->add_options(desc);
+  // The run's own method options fill in what the command line and --config leave out.
+  const std::string run_dir = cli::peek("eval", args, "run.dir", "");
+  const RunConfig rc = run_dir.empty() ? RunConfig{} : read_run_config(run_dir, method->name());
+  cli::po::variables_map vm;
+  if (!cli::parse("eval", desc, args, vm, false, rc.section)) return 0;
+  methods::check_foreign_options("eval", vm, *method);
+  const std::vector<std::string> tasks = method->tasks();
+  if (std::find(tasks.begin(), tasks.end(), task) == tasks.end()) {
+    std::string known;
+    for (const std::string& t : tasks) known += (known.empty() ? "" : ", ") + t;
+    fail("eval: method ", method->name(), " has no task '", task, "' (",
+         known.empty() ? "it has none" : "it has: " + known, ")");
+  }
+  if (!rc.method.empty() && rc.method != method->name())
+    fail("eval: ", run_dir, " was trained with --method ", rc.method, ", not ", method->name());
+  method->open(loop, false);
+
+  const exp::ModelFiles files = exp::locate_model(run_dir);
+  Llama model(read_checkpoint_config(files.checkpoint), 0);
+  const int64_t step = load_checkpoint(files.checkpoint, model, nullptr).step;
+  method->check_model(model.config(), files.checkpoint);
+  const Device device = exp::parse_device(loop.device);
+  if (device != Device::cpu) model.to(device);
+  std::cout << method->evaluate(task, model, step, run_dir, nullptr) << std::endl;
+  return 0;
+}
+
+int bench_method(const cli::Args& args) {
+  const std::unique_ptr<methods::Method> method = methods::make(methods::selected("bench", args));
+  return method->bench(args);
+}
+
+}  // namespace condense::cmd

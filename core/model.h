@@ -8,8 +8,11 @@
 // [B,T,M+T] (gist / CCM masks), a key/value prefix per layer (gist cache, CCM
 // memory, FoT memory; gradients flow into it unless detached), input embeddings
 // in place of token embeddings at chosen rows (AutoCompressor soft prompts), the
-// final hidden states (summary vectors), per-layer keys/values out (caches), and
-// per-parameter trainable flags.
+// final hidden states (summary vectors), per-layer keys/values out before and
+// after RoPE (caches, FoT memory), per-layer masks, a prefix RoPE'd at given
+// positions, a K/V row mix (CCM-merge), parameters a method adds (ParamSpec),
+// LoRA gated per token (CCM's conditional LoRA) and frozen parameters. All of it
+// is data passed with the call or declared on the model, never a subclass.
 #pragma once
 #include <cstdint>
 #include <set>

@@ -1,0 +1,62 @@
+#include "experiments/methods/ccm/batch.h"
+
+#include <algorithm>
+
+#include "core/ops.h"
+#include "experiments/methods/ccm/mask.h"
+
+namespace condense::ccm {
+
+OnePassBatch one_pass_batch(const Layout& l, const std::vector<Sequence>& rows, int32_t pad_id) {
+  OnePassBatch out;
+  data::TokenBatch& b = out.batch;
+  b.rows = static_cast<int64_t>(rows.size());
+  for (const Sequence& s : rows)
+    b.T = std::max<int64_t>(b.T, static_cast<int64_t>(s.tokens.size()));
+  const int64_t T = b.T;
+  b.inputs.assign(b.rows * T, pad_id);
+  b.targets.assign(b.rows * T, -100);
+  b.positions.assign(b.rows * T, 0);
+  b.mask.assign(b.rows * T * T, 0);
+  b.lora_mask.assign(b.rows * T, 0);
+  for (int64_t r = 0; r < b.rows; ++r) {
+    const std::vector<Token>& t = rows[r].tokens;
+    const int64_t n = static_cast<int64_t>(t.size());
+    const std::vector<int32_t> pos = skip_positions(t);
+    const std::vector<int32_t> tgt = sequence_targets(rows[r]);
+    const std::vector<uint8_t> m = sequence_mask(l.attn, l.sink, t);
+    for (int64_t i = 0; i < T; ++i) {
+      const int64_t at = r * T + i;
+      if (i >= n) {
+        b.mask[at * T + i] = 1;
+        continue;
+      }
+      b.inputs[at] = t[i].id;
+      b.targets[at] = tgt[i];
+      b.positions[at] = pos[i];
+      std::copy_n(m.begin() + i * n, n, b.mask.begin() + at * T);
+      if (t[i].kind != Kind::text) {
+        b.lora_mask[at] = 1;
+        out.embed_rows.push_back(static_cast<int32_t>(at));
+        out.table_rows.push_back(static_cast<int32_t>(t[i].table_row(l.n_tok)));
+      }
+    }
+    const std::vector<data::KVMixTerm> terms = merge_terms(t, r);
+    b.kv_mix.insert(b.kv_mix.end(), terms.begin(), terms.end());
+  }
+  return out;
+}
+
+data::BatchTensors one_pass_tensors(Tape& tape, const OnePassBatch& b, const Var& table,
+                                    Device device) {
+  data::BatchTensors bt = data::to_tensors(b.batch, device);
+  if (!b.embed_rows.empty()) {
+    const int64_t P = static_cast<int64_t>(b.embed_rows.size());
+    bt.args.embed_rows = Tensor::from_i32(b.embed_rows, {P}, device);
+    bt.args.embed_values =
+        ops::gather_rows(tape, table, Tensor::from_i32(b.table_rows, {P}, device));
+  }
+  return bt;
+}
+
+}  // namespace condense::ccm

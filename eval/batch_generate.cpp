@@ -85,6 +85,7 @@ BatchGenerateResult generate_batch(const Llama& model, const std::vector<LayerKV
     args.ids = ids;
     args.pos = pos;
     args.mask = mask;
+    if (cfg.base_only) args.lora_mask = Tensor::zeros(ids.shape(), DType::u8, dev);
     args.prefix = cache.empty() ? prefix : &cache;
     args.kv_out = &fresh;
     Var h = model.hidden(no_grad, args);

@@ -42,6 +42,9 @@ struct BatchGenerateConfig {
   // Only ids below this are ever produced (0: the whole vocabulary). Keeps tokens the
   // tokenizer cannot decode, such as a method's added tokens, out of the output.
   int64_t vocab_limit = 0;
+  // LoRA adapters off at every token (CCM's conditional LoRA applies at its <COMP>
+  // tokens only, never to a query or an answer).
+  bool base_only = false;
 };
 
 struct BatchGenerateResult {

@@ -86,12 +86,12 @@ Layout layout(Attn a, bool sink) {
 // Per row, the logits [V] predicting each target (y and EOS) in one pass over `b`.
 using RowLogits = std::vector<std::vector<std::vector<float>>>;
 
-RowLogits one_pass_logits(const Llama& model, const Tensor& table, const OnePassBatch& b,
+RowLogits one_pass_logits(const Llama& model, const Tensor& table, const data::TokenBatch& b,
                           const std::vector<Sequence>& seqs) {
   Tape tape(false);
   const data::BatchTensors bt = one_pass_tensors(tape, b, Var(table), model.device());
   const std::vector<float> logits = model.forward(tape, bt.args).value().to_vector();
-  const int64_t T = b.batch.T, V = model.config().vocab_size;
+  const int64_t T = b.T, V = model.config().vocab_size;
   RowLogits out(seqs.size());
   for (size_t r = 0; r < seqs.size(); ++r)
     for (int64_t i = seqs[r].target_begin - 1; i + 1 < static_cast<int64_t>(seqs[r].tokens.size());
@@ -186,7 +186,7 @@ TEST_P(CcmEquivalence, OnePassEqualsRecurrentOnline) {
   const std::vector<Dialog> ds = dialogs(4, m.ccm.config().vocab_size, 11);
   std::vector<Sequence> seqs;
   for (const Dialog& d : ds) seqs.push_back(build_sequence(l, spans(d), d.x, d.y));
-  const OnePassBatch batch = one_pass_batch(l, seqs, kPad);
+  const data::TokenBatch batch = one_pass_batch(l, seqs, kPad);
   const RowLogits one = one_pass_logits(m.ccm, m.table(), batch, seqs);
 
   const OnlineMemory mem = compressed(m, l, ds);
@@ -215,14 +215,14 @@ TEST_P(CcmEquivalence, OnePassEqualsRecurrentOnline) {
   // The comparison can fail: without the merge averaging (merge only), or with plain
   // consecutive positions in place of the skip positions, the one pass differs.
   if (l.attn == Attn::merge_recur) {
-    OnePassBatch no_merge = batch;
-    no_merge.batch.kv_mix.clear();
+    data::TokenBatch no_merge = batch;
+    no_merge.kv_mix.clear();
     EXPECT_GT(max_diff(one_pass_logits(m.ccm, m.table(), no_merge, seqs), online), 1e-3);
   }
-  OnePassBatch no_skip = batch;
-  for (int64_t r = 0; r < no_skip.batch.rows; ++r)
-    for (int64_t i = 0; i < no_skip.batch.T; ++i)
-      no_skip.batch.positions[r * no_skip.batch.T + i] = static_cast<int32_t>(i);
+  data::TokenBatch no_skip = batch;
+  for (int64_t r = 0; r < no_skip.rows; ++r)
+    for (int64_t i = 0; i < no_skip.T; ++i)
+      no_skip.positions[r * no_skip.T + i] = static_cast<int32_t>(i);
   EXPECT_GT(max_diff(one_pass_logits(m.ccm, m.table(), no_skip, seqs), online), 1e-3);
 }
 
@@ -244,14 +244,14 @@ TEST(CcmConditionalLora, TokensBeforeTheFirstCompAreTheBaseBitForBit) {
     const std::vector<Dialog> ds = dialogs(4, m.ccm.config().vocab_size, 12);
     std::vector<Sequence> seqs;
     for (const Dialog& d : ds) seqs.push_back(build_sequence(l, spans(d), d.x, d.y));
-    const OnePassBatch b = one_pass_batch(l, seqs, kPad);
+    const data::TokenBatch b = one_pass_batch(l, seqs, kPad);
     Tape tape(false);
     const data::BatchTensors bt = one_pass_tensors(tape, b, Var(m.table()), Device::cpu);
     const std::vector<float> all = m.ccm.forward(tape, bt.args).value().to_vector();
     ForwardArgs plain = bt.args;
     plain.lora_mask = Tensor();  // the base has no adapter
     const std::vector<float> base_all = m.base.forward(tape, plain).value().to_vector();
-    const int64_t T = b.batch.T, V = m.ccm.config().vocab_size;
+    const int64_t T = b.T, V = m.ccm.config().vocab_size;
     for (size_t r = 0; r < seqs.size(); ++r) {
       int64_t first = 0;
       std::vector<int32_t> prefix;

@@ -41,8 +41,8 @@ TEST(CcmGradients, TableAndLoraThroughTheMergeHookMatchDifferences) {
   const std::vector<int32_t> a = {5, 6}, b = {7}, c = {8, 9, 10}, x = {11}, y = {12, 13};
   const std::vector<Sequence> seqs = {build_sequence(l, {a, b, c}, x, y),
                                       build_sequence(l, {b, a}, x, y)};
-  const OnePassBatch batch = one_pass_batch(l, seqs, 0);
-  ASSERT_FALSE(batch.batch.kv_mix.empty());
+  const data::TokenBatch batch = one_pass_batch(l, seqs, 0);
+  ASSERT_FALSE(batch.kv_mix.empty());
   Var table = model.param(kTableName).var;
   auto loss = [&](Tape& tape) {
     const data::BatchTensors bt = one_pass_tensors(tape, batch, table, Device::cpu);

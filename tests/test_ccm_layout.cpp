@@ -190,30 +190,31 @@ TEST(CcmBatch, RightPaddedRowsWithLoraMaskEmbedRowsAndMergeTerms) {
   const std::vector<int32_t> c1 = {10}, c2 = {11}, x = {20}, y = {30};
   const Sequence two = build_sequence(l, {c1, c2}, x, y);  // 1 10 C S 3 11 C S 3 20 3 30 2
   const Sequence one = build_sequence(l, {c1}, x, y);      // 1 10 C S 3 20 3 30 2
-  const OnePassBatch b = one_pass_batch(l, {two, one}, 0);
+  const data::TokenBatch b = one_pass_batch(l, {two, one}, 0);
   const int64_t T = 13;
-  ASSERT_EQ(b.batch.T, T);
-  EXPECT_EQ(b.batch.lora_mask, (std::vector<uint8_t>{0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0,  //
-                                                     0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0}));
-  EXPECT_EQ(b.embed_rows, (std::vector<int32_t>{2, 3, 6, 7, T + 2, T + 3}));
-  EXPECT_EQ(b.table_rows, (std::vector<int32_t>{0, 1, 0, 1, 0, 1}));  // SUM_0 is row n + 0
+  ASSERT_EQ(b.T, T);
+  EXPECT_EQ(b.lora_mask, (std::vector<uint8_t>{0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0,  //
+                                               0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0}));
+  // The input ids there are the table rows: <COMP_0> row 0, <SUM_0> row n + 0 = 1.
+  for (int64_t at : {int64_t{2}, int64_t{6}, T + 2}) EXPECT_EQ(b.inputs[at], 0);
+  for (int64_t at : {int64_t{3}, int64_t{7}, T + 3}) EXPECT_EQ(b.inputs[at], 1);
   // Row 1 is padded after its 9 tokens: pads see themselves, carry no target, pad id.
   for (int64_t i = 9; i < T; ++i) {
-    EXPECT_EQ(b.batch.inputs[T + i], 0);
-    EXPECT_EQ(b.batch.targets[T + i], -100);
-    for (int64_t j = 0; j < T; ++j) EXPECT_EQ(b.batch.mask[(T + i) * T + j], i == j) << i << j;
+    EXPECT_EQ(b.inputs[T + i], 0);
+    EXPECT_EQ(b.targets[T + i], -100);
+    for (int64_t j = 0; j < T; ++j) EXPECT_EQ(b.mask[(T + i) * T + j], i == j) << i << j;
   }
   for (int64_t i = 0; i < 9; ++i)
-    for (int64_t j = 9; j < T; ++j) EXPECT_EQ(b.batch.mask[(T + i) * T + j], 0);
-  EXPECT_EQ(b.batch.targets[T + 6], 30);
-  EXPECT_EQ(b.batch.targets[T + 7], 2);
+    for (int64_t j = 9; j < T; ++j) EXPECT_EQ(b.mask[(T + i) * T + j], 0);
+  EXPECT_EQ(b.targets[T + 6], 30);
+  EXPECT_EQ(b.targets[T + 7], 2);
   // Merge terms of both rows, row 1 renumbered: SUM at 3 <- COMP at 2.
-  ASSERT_EQ(b.batch.kv_mix.size(), 4u);
-  EXPECT_EQ(b.batch.kv_mix[3].row, 1);
-  EXPECT_EQ(b.batch.kv_mix[3].target, 3);
-  EXPECT_EQ(b.batch.kv_mix[3].source, 2);
-  EXPECT_EQ(b.batch.positions[T + 2], 2);
-  EXPECT_EQ(b.batch.positions[T + 4], 2);  // the separator reuses the COMP's position
+  ASSERT_EQ(b.kv_mix.size(), 4u);
+  EXPECT_EQ(b.kv_mix[3].row, 1);
+  EXPECT_EQ(b.kv_mix[3].target, 3);
+  EXPECT_EQ(b.kv_mix[3].source, 2);
+  EXPECT_EQ(b.positions[T + 2], 2);
+  EXPECT_EQ(b.positions[T + 4], 2);  // the separator reuses the COMP's position
 }
 
 TEST(CcmAdapter, TableRowsAreMeansOfEveryNthEmbeddingRowReversed) {

@@ -2,14 +2,15 @@
 
 #include <algorithm>
 
+#include "core/error.h"
 #include "core/ops.h"
 #include "experiments/methods/ccm/mask.h"
 
 namespace condense::ccm {
 
-OnePassBatch one_pass_batch(const Layout& l, const std::vector<Sequence>& rows, int32_t pad_id) {
-  OnePassBatch out;
-  data::TokenBatch& b = out.batch;
+data::TokenBatch one_pass_batch(const Layout& l, const std::vector<Sequence>& rows,
+                                int32_t pad_id) {
+  data::TokenBatch b;
   b.rows = static_cast<int64_t>(rows.size());
   for (const Sequence& s : rows)
     b.T = std::max<int64_t>(b.T, static_cast<int64_t>(s.tokens.size()));
@@ -37,24 +38,32 @@ OnePassBatch one_pass_batch(const Layout& l, const std::vector<Sequence>& rows, 
       std::copy_n(m.begin() + i * n, n, b.mask.begin() + at * T);
       if (t[i].kind != Kind::text) {
         b.lora_mask[at] = 1;
-        out.embed_rows.push_back(static_cast<int32_t>(at));
-        out.table_rows.push_back(static_cast<int32_t>(t[i].table_row(l.n_tok)));
+        b.inputs[at] = static_cast<int32_t>(t[i].table_row(l.n_tok));
       }
     }
     const std::vector<data::KVMixTerm> terms = merge_terms(t, r);
     b.kv_mix.insert(b.kv_mix.end(), terms.begin(), terms.end());
   }
-  return out;
+  return b;
 }
 
-data::BatchTensors one_pass_tensors(Tape& tape, const OnePassBatch& b, const Var& table,
+data::BatchTensors one_pass_tensors(Tape& tape, const data::TokenBatch& b, const Var& table,
                                     Device device) {
-  data::BatchTensors bt = data::to_tensors(b.batch, device);
-  if (!b.embed_rows.empty()) {
-    const int64_t P = static_cast<int64_t>(b.embed_rows.size());
-    bt.args.embed_rows = Tensor::from_i32(b.embed_rows, {P}, device);
-    bt.args.embed_values =
-        ops::gather_rows(tape, table, Tensor::from_i32(b.table_rows, {P}, device));
+  data::BatchTensors bt = data::to_tensors(b, device);
+  std::vector<int32_t> rows, table_rows;
+  for (size_t i = 0; i < b.lora_mask.size(); ++i)
+    if (b.lora_mask[i]) {
+      rows.push_back(static_cast<int32_t>(i));
+      table_rows.push_back(b.inputs[i]);
+    }
+  if (!rows.empty()) {
+    const int64_t P = static_cast<int64_t>(rows.size());
+    if (*std::max_element(table_rows.begin(), table_rows.end()) >= table.dim(0))
+      fail("ccm: a <COMP>/<SUM> token names table row ",
+           *std::max_element(table_rows.begin(), table_rows.end()), " of a table of ",
+           table.dim(0));
+    bt.args.embed_rows = Tensor::from_i32(rows, {P}, device);
+    bt.args.embed_values = ops::gather_rows(tape, table, Tensor::from_i32(table_rows, {P}, device));
   }
   return bt;
 }

@@ -1,7 +1,7 @@
 // CCM's one-pass batches: every time step of every row in one forward pass, with the
 // block mask, skip positions, the conditional-LoRA mask (1 at <COMP>/<SUM>) and the
 // merge terms of METHODS.md §2.3, as a data::TokenBatch (so they follow rows through
-// data-parallel shares and micro-batches), plus where the <COMP>/<SUM> embeddings go.
+// data-parallel shares and micro-batches), <COMP>/<SUM> embeddings included.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -12,20 +12,17 @@
 
 namespace condense::ccm {
 
-struct OnePassBatch {
-  // Rows right-padded with `pad_id` to the longest: a pad query sees only itself, no
-  // real query sees a pad, pads carry no target.
-  data::TokenBatch batch;
-  std::vector<int32_t> embed_rows;  // flattened [rows*T] indices of the <COMP>/<SUM> tokens
-  std::vector<int32_t> table_rows;  // the embedding-table row each of them takes
-};
+// Rows right-padded with `pad_id` to the longest: a pad query sees only itself, no
+// real query sees a pad, pads carry no target. The input id at a <COMP>/<SUM> token
+// (lora_mask = 1) is its row of the embedding table: the vocabulary row there is
+// never used (its embedding is replaced), so the batch alone says which table row
+// goes where, through data-parallel shares and micro-batches alike.
+data::TokenBatch one_pass_batch(const Layout& l, const std::vector<Sequence>& rows, int32_t pad_id);
 
-OnePassBatch one_pass_batch(const Layout& l, const std::vector<Sequence>& rows, int32_t pad_id);
-
-// The forward arguments and targets of `b` on `device`, with the embeddings of `table`
-// ([n or 2n, D], the method's parameter) at its <COMP>/<SUM> tokens (recorded on
-// `tape`, so the table gets gradients).
-data::BatchTensors one_pass_tensors(Tape& tape, const OnePassBatch& b, const Var& table,
+// The forward arguments and targets of `b` on `device`, with the rows of `table` ([n or
+// 2n, D], the method's parameter) as the embeddings of its <COMP>/<SUM> tokens
+// (recorded on `tape`, so the table gets gradients).
+data::BatchTensors one_pass_tensors(Tape& tape, const data::TokenBatch& b, const Var& table,
                                     Device device);
 
 }  // namespace condense::ccm

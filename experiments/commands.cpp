@@ -16,6 +16,7 @@ int data_dialogue(const cli::Args&);
 int data_books(const cli::Args&);
 int data_icl(const cli::Args&);
 int data_passkey(const cli::Args&);
+int data_recall(const cli::Args&);
 int data_prepare(const cli::Args&);
 int data_instruct(const cli::Args&);
 int eval_method(const cli::Args&);
@@ -43,6 +44,7 @@ const std::vector<Command>& commands() {
       {"data books", "books/articles -> long-document dataset", cmd::data_books},
       {"data icl", "classification sets (SST-2, AG News, TREC, MR, SUBJ, RTE)", cmd::data_icl},
       {"data passkey", "FoT passkey prompts at given token lengths", cmd::data_passkey},
+      {"data recall", "synthetic multi-turn recall dialogues (CCM)", cmd::data_recall},
       {"data prepare", "build every dataset from a shared/data-like folder", cmd::data_prepare},
       {"data instruct", "tokenizer + Alpaca+ instruction datasets (train, validation_*)",
        cmd::data_instruct},

@@ -1,0 +1,232 @@
+// CCM (Kim et al., ICLR'24) as a method: dialogues (the DailyDialog converter's format,
+// or the synthetic recall set) become one-pass batches of every time step (batch.h),
+// trained on the target turn through a conditional LoRA and a separate <COMP>/<SUM>
+// table over a frozen base (adapter.h). A step runs as the method's own forward
+// passes (the <COMP>/<SUM> embeddings come from the table), so it trains at one rank
+// and on tensor- and data-parallel grids.
+#include <algorithm>
+#include <memory>
+#include <random>
+
+#include "core/error.h"
+#include "datasets/token_dataset.h"
+#include "datasets/tokenizer.h"
+#include "experiments/methods/ccm/adapter.h"
+#include "experiments/methods/ccm/batch.h"
+#include "experiments/methods/ccm/layout.h"
+#include "experiments/methods/method.h"
+#include "experiments/model_dir.h"
+
+namespace condense::ccm {
+namespace {
+
+struct Options {
+  std::string train, tokenizer;
+  std::string attn = "concat_recur";
+  int64_t n_tok = 2;
+  bool sink = false;
+  int64_t lora_r = 8;
+  float lora_alpha = 16;
+  int64_t min_turns = 3;
+};
+
+// A dialogue dataset's turns, per dialogue.
+struct Dialogues {
+  std::vector<std::vector<std::span<const int32_t>>> turns;
+  std::shared_ptr<data::TokenDataset> set;  // owns the tokens the spans point into
+};
+
+Dialogues read_dialogues(const std::string& path, const data::Tokenizer& tok) {
+  Dialogues d;
+  d.set = std::make_shared<data::TokenDataset>(data::TokenDataset::open(path, tok));
+  if (d.set->info().kind != "dialogue" || !d.set->has_spans("turn"))
+    fail("ccm: ", path, " is a '", d.set->info().kind,
+         "' dataset, not a dialogue dataset with turn offsets (condense data dialogue|recall)");
+  const std::vector<int64_t> off = d.set->int64s("/turn_offsets");
+  for (size_t i = 0; i + 1 < off.size(); ++i) {
+    if (off[i + 1] - off[i] < 2)
+      fail("ccm: dialogue ", i, " of ", path, " has fewer than 2 turns (a query and a target)");
+    std::vector<std::span<const int32_t>> t;
+    for (int64_t r = off[i]; r < off[i + 1]; ++r) t.push_back(d.set->span_tokens("turn", r));
+    d.turns.push_back(std::move(t));
+  }
+  if (d.turns.empty()) fail("ccm: ", path, " has no dialogue");
+  return d;
+}
+
+// Global batch b is rows [b*B, (b+1)*B) of one seeded permutation of the dialogues
+// (repeated every epoch); row i keeps the first k turns, k drawn from [min_turns, len]
+// by a generator seeded with (seed, b, i) (every turn when min_turns is 0). The last
+// two kept turns are the query and the target; earlier ones are the contexts, dropped
+// from the front while the sequence is longer than seq_len + 1.
+class DialogueBatches : public methods::BatchSource {
+ public:
+  DialogueBatches(const Dialogues& d, const Layout& l, const Options& o,
+                  const exp::TrainLoopOptions& t, int32_t pad, int dp_rank, int dp_size)
+      : d_(d), l_(l), o_(o), t_(t), pad_(pad), rank_(dp_rank), world_(dp_size) {
+    order_.resize(d_.turns.size());
+    for (size_t i = 0; i < order_.size(); ++i) order_[i] = i;
+    std::mt19937_64 g(t_.seed);
+    for (size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[g() % i]);
+  }
+
+  data::TokenBatch next(int64_t& tokens) override {
+    const int64_t B = t_.batch_size;
+    std::vector<Sequence> rows;
+    for (int64_t i = 0; i < B; ++i) {
+      const auto& turns = d_.turns[order_[(served_ * B + i) % order_.size()]];
+      const int64_t len = static_cast<int64_t>(turns.size());
+      int64_t k = len;
+      if (o_.min_turns > 0) {
+        std::mt19937_64 g(t_.seed ^ (0x9E3779B97F4A7C15ull * static_cast<uint64_t>(served_ + 1)) ^
+                          static_cast<uint64_t>(i));
+        const int64_t lo = std::min(o_.min_turns, len);
+        k = lo + static_cast<int64_t>(g() % static_cast<uint64_t>(len - lo + 1));
+      }
+      std::vector<std::span<const int32_t>> ctx(turns.begin(), turns.begin() + (k - 2));
+      Sequence s = build_sequence(l_, ctx, turns[k - 2], turns[k - 1]);
+      while (static_cast<int64_t>(s.tokens.size()) > t_.seq_len + 1 && !ctx.empty()) {
+        ctx.erase(ctx.begin());
+        s = build_sequence(l_, ctx, turns[k - 2], turns[k - 1]);
+      }
+      if (static_cast<int64_t>(s.tokens.size()) > t_.seq_len + 1)
+        fail("ccm: a query and target of ", s.tokens.size(), " tokens exceed --train.seq_len ",
+             t_.seq_len);
+      tokens += static_cast<int64_t>(s.tokens.size());
+      rows.push_back(std::move(s));
+    }
+    ++served_;
+    const data::TokenBatch all = one_pass_batch(l_, rows, pad_);
+    return data::rows_of(all, data::shard_begin(B, rank_, world_),
+                         data::shard_end(B, rank_, world_));
+  }
+  int64_t position() const override { return served_; }
+  void set_position(int64_t p) override { served_ = p; }
+
+ private:
+  const Dialogues& d_;
+  Layout l_;
+  Options o_;
+  exp::TrainLoopOptions t_;
+  int32_t pad_;
+  int rank_, world_;
+  std::vector<size_t> order_;
+  int64_t served_ = 0;
+};
+
+class Ccm : public methods::Method {
+ public:
+  const char* name() const override { return "ccm"; }
+
+  void add_options(cli::po::options_description& desc) override {
+    namespace po = cli::po;
+    desc.add_options()("data.train", po::value(&o_.train)->required(),
+                       "dialogue .h5 (condense data dialogue | recall)")(
+        "data.tokenizer", po::value(&o_.tokenizer)->required(), "SentencePiece .model")(
+        "ccm.attn", po::value(&o_.attn)->default_value(o_.attn),
+        "concat_recur | merge_recur | concat | merge | gist | pos_control | neg_control | no")(
+        "ccm.n_tok", po::value(&o_.n_tok)->default_value(o_.n_tok), "<COMP> tokens per context")(
+        "ccm.sink", po::value(&o_.sink)->default_value(o_.sink), "BOS always visible")(
+        "ccm.lora_r", po::value(&o_.lora_r)->default_value(o_.lora_r), "conditional LoRA rank")(
+        "ccm.lora_alpha", po::value(&o_.lora_alpha)->default_value(o_.lora_alpha),
+        "conditional LoRA alpha")("ccm.min_turns", po::value(&o_.min_turns)->default_value(3),
+                                  "training keeps the first k turns, k uniform in [min_turns, "
+                                  "len] (0: every turn; the recall set needs all)");
+  }
+
+  void open(const exp::TrainLoopOptions& train, bool training) override {
+    t_ = train;
+    layout_.attn = parse_attn(o_.attn);
+    layout_.n_tok = o_.n_tok;
+    layout_.sink = o_.sink;
+    check_layout(layout_);
+    if (o_.min_turns < 0) fail("ccm: --ccm.min_turns must be 0 or more, got ", o_.min_turns);
+    tok_ = std::make_unique<data::Tokenizer>(data::Tokenizer::load(o_.tokenizer));
+    layout_.bos = tok_->bos_id();
+    layout_.eos = tok_->eos_id();
+    layout_.sep = tok_->encode_continuation("\nA:");
+    if (training) dialogues_ = read_dialogues(o_.train, *tok_);
+  }
+
+  std::string tokenizer_path() const override { return o_.tokenizer; }
+
+  // The table starts from the embedding of the model the run starts from (§2.1).
+  methods::ModelStart model_start(const LlamaConfig& requested,
+                                  const std::string& init_from) override {
+    methods::ModelStart start;
+    if (!init_from.empty()) {
+      start.weights =
+          std::make_unique<Llama>(exp::load_model(exp::checkpoint_in(init_from), Device::cpu));
+      start.config = start.weights->config();
+    } else {
+      start.config = requested;
+      if (start.config.vocab_size == 0) start.config.vocab_size = tok_->vocab_size();
+    }
+    if (start.config.vocab_size < tok_->vocab_size())
+      fail("ccm: the model's vocabulary (", start.config.vocab_size,
+           ") is smaller than the tokenizer's (", tok_->vocab_size(), ")");
+    const std::string embed = "model.embed_tokens.weight";
+    const Tensor e = start.weights ? start.weights->param(embed).var.value()
+                                   : Llama(start.config, t_.seed).param(embed).var.value();
+    table_init_ = comp_table_init(e, table_rows(layout_.attn, layout_.n_tok));
+    return start;
+  }
+
+  void extend(Llama& shard) const override {
+    AdapterOptions a;
+    a.lora_r = o_.lora_r;
+    a.lora_alpha = o_.lora_alpha;
+    a.seed = t_.seed;
+    // Resuming: the checkpoint holds the table, any value of its shape will do here.
+    const Tensor init =
+        table_init_.defined()
+            ? table_init_
+            : Tensor::zeros({table_rows(layout_.attn, layout_.n_tok), shard.config().dim});
+    extend_model(shard, init, a);
+  }
+
+  std::string describe_data() const override {
+    return "data: " + std::to_string(dialogues_.turns.size()) + " dialogues from " + o_.train;
+  }
+  std::string describe_model(const LlamaConfig&) const override {
+    return "; ccm " + std::string(attn_name(layout_.attn)) + " n_tok " + std::to_string(o_.n_tok) +
+           (o_.sink ? " sink" : "") + ", LoRA r " + std::to_string(o_.lora_r) +
+           " on q,k,v,o, base frozen";
+  }
+
+  std::unique_ptr<methods::BatchSource> batches(int dp_rank, int dp_size) override {
+    return std::make_unique<DialogueBatches>(dialogues_, layout_, o_, t_, tok_->eos_id(), dp_rank,
+                                             dp_size);
+  }
+
+  // One forward pass per micro-batch, the <COMP>/<SUM> embeddings gathered from the table.
+  std::pair<double, float> train_step(exp::Engine& engine,
+                                      const std::vector<data::TokenBatch>& batches) override {
+    return engine.step_passes(name(), [&](parallel::PassContext& ctx) {
+      const Var& table = ctx.model().param(kTableName).var;
+      for (const data::TokenBatch& b : batches) {
+        if (b.rows == 0) continue;
+        data::BatchTensors bt = one_pass_tensors(ctx.tape(), b, table, ctx.model().device());
+        bt.args.training = true;
+        ctx.loss_sum(ctx.model().hidden(ctx.tape(), bt.args), bt.targets);
+      }
+    });
+  }
+
+ private:
+  Options o_;
+  exp::TrainLoopOptions t_;
+  Layout layout_;
+  std::unique_ptr<data::Tokenizer> tok_;
+  Dialogues dialogues_;
+  Tensor table_init_;
+};
+
+}  // namespace
+}  // namespace condense::ccm
+
+namespace condense::methods {
+std::unique_ptr<Method> make_ccm() {
+  return std::make_unique<ccm::Ccm>();
+}
+}  // namespace condense::methods

@@ -16,6 +16,7 @@
 #include "experiments/model_dir.h"
 #include "experiments/run_dir.h"
 #include "experiments/sweep_grid.h"
+#include "experiments/train_options.h"
 #include "parallel/mpi_session.h"
 
 namespace condense::cmd {
@@ -64,10 +65,23 @@ int sweep(const cli::Args& args) {
   methods::check_foreign_options("sweep", vm, *method);
   const std::vector<exp::GridPoint> points =
       exp::parse_grid(o.grid.empty() ? method->default_grid() : o.grid, method->name());
+  // A grid varies what a run takes: the method's own options and the training ones.
+  cli::po::options_description run_options;
+  const std::unique_ptr<methods::Method> scratch = methods::make(method->name());
+  scratch->add_options(run_options);
+  LlamaConfig model;
+  AdamWConfig optim;
+  exp::TrainLoopOptions loop;
+  exp::ParallelLayoutOptions layout;
+  exp::add_model_options(run_options, model);
+  exp::add_optim_options(run_options, optim);
+  exp::add_train_options(run_options, loop);
+  exp::add_parallel_options(run_options, layout);
   for (const exp::GridPoint& p : points)
     for (const auto& [option, value] : p.options)
-      if (!desc.find_nothrow(option, false))
-        fail("sweep: --sweep.grid option ", option, " is not an option of method ", method->name());
+      if (!run_options.find_nothrow(option, false))
+        fail("sweep: --sweep.grid option ", option, " is not an option of --method ",
+             method->name(), " or of training");
   if (o.list) {
     for (const exp::GridPoint& p : points) std::cout << p.name << "\n";
     return 0;

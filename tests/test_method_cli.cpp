@@ -122,6 +122,13 @@ TEST_F(MethodCli, AnotherMethodsOptionIsAOneLineError) {
   args.insert(args.end(), {"--config", cfg});
   expect_one_line_error(run_condense(args, dir_->path()), "gist.condition");
   expect_nothing_written(dir_->file("foreign"));
+  // ... and as a sweep's grid axis (before any data are built or runs start).
+  expect_one_line_error(
+      run_condense({"sweep", "--method", "full", "--data.dir", data(), "--train.steps", "1",
+                    "--sweep.dir", dir_->file("foreign"), "--sweep.grid", "gist.num_tokens=1,2"},
+                   dir_->path()),
+      "gist.num_tokens");
+  expect_nothing_written(dir_->file("foreign"));
   // The method's own options are known to it only: gist's are not lm's.
   expect_one_line_error(run_condense({"train", "--gist.num_tokens", "1", "--data.train", "x.h5",
                                       "--data.tokenizer", "x.model", "--run.dir", dir_->file("lm")},

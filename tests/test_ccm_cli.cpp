@@ -25,11 +25,16 @@ class CcmCli : public ::testing::Test {
                       "--max_facts", "4", "--tokenizer", tokenizer(), "--out", recall()},
                      dir_->path());
     ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = run_condense({"data", "recall", "--seed", "2", "--dialogues", "40", "--min_facts", "1",
+                      "--max_facts", "4", "--tokenizer", tokenizer(), "--out", valid()},
+                     dir_->path());
+    ASSERT_EQ(r.exit_code, 0) << r.err;
   }
   static void TearDownTestSuite() { delete dir_; }
   static std::string model() { return dir_->file("model"); }
   static std::string tokenizer() { return model() + "/tokenizer.model"; }
   static std::string recall() { return dir_->file("recall.h5"); }
+  static std::string valid() { return dir_->file("recall-valid.h5"); }
 
   // The smoke config with this suite's model, data and run directory.
   static std::vector<std::string> smoke(const std::string& run) {
@@ -38,6 +43,8 @@ class CcmCli : public ::testing::Test {
             source_path("experiments/configs/ccm/smoke.cfg"),
             "--data.train",
             recall(),
+            "--data.valid",
+            valid(),
             "--data.tokenizer",
             tokenizer(),
             "--train.init_from",
@@ -67,6 +74,14 @@ TEST_F(CcmCli, SmokeConfigTrainsTheAdapterOverAFrozenBase) {
   }
   ASSERT_TRUE(end.params.count("ccm.comp_embed.weight"));
   EXPECT_EQ(end.params.at("ccm.comp_embed.weight").shape(), (Shape{2, 64}));
+  // The run ends with the dialogue task: its summary, and the concat memory of 2 entries
+  // per fact turn (1..4 of them).
+  const auto j = nlohmann::json::parse(slurp(run + "/eval/dialogue-30.json"));
+  EXPECT_EQ(j["dialogues"].get<int64_t>(), 40);
+  EXPECT_GE(j["memory_entries"].get<double>(), 2.0);
+  EXPECT_LE(j["memory_entries"].get<double>(), 8.0);
+  EXPECT_GT(j["ppl"].get<double>(), 1.0);
+  EXPECT_NE(r.err.find("dialogue: ppl"), std::string::npos) << r.err;
   const auto lora_b = end.params.at("model.layers.0.self_attn.q_proj.lora_B.weight").to_vector();
   EXPECT_NE(lora_b, std::vector<float>(lora_b.size(), 0.0f));
 }

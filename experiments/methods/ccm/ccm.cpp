@@ -5,23 +5,30 @@
 // passes (the <COMP>/<SUM> embeddings come from the table), so it trains at one rank
 // and on tensor- and data-parallel grids.
 #include <algorithm>
+#include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <random>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "datasets/token_dataset.h"
 #include "datasets/tokenizer.h"
+#include "eval/kv_prefix.h"
 #include "experiments/methods/ccm/adapter.h"
 #include "experiments/methods/ccm/batch.h"
 #include "experiments/methods/ccm/layout.h"
+#include "experiments/methods/ccm/score.h"
 #include "experiments/methods/method.h"
 #include "experiments/model_dir.h"
+#include "experiments/run_dir.h"
 
 namespace condense::ccm {
 namespace {
 
 struct Options {
-  std::string train, tokenizer;
+  std::string train, valid, tokenizer;
+  int64_t eval_dialogues = 200, eval_batch = 8;
   std::string attn = "concat_recur";
   int64_t n_tok = 2;
   bool sink = false;
@@ -123,6 +130,12 @@ class Ccm : public methods::Method {
     desc.add_options()("data.train", po::value(&o_.train)->required(),
                        "dialogue .h5 (condense data dialogue | recall)")(
         "data.tokenizer", po::value(&o_.tokenizer)->required(), "SentencePiece .model")(
+        "data.valid", po::value(&o_.valid)->default_value(""),
+        "dialogue .h5 the dialogue task scores (the runs' end, condense eval)")(
+        "ccm.eval_dialogues", po::value(&o_.eval_dialogues)->default_value(o_.eval_dialogues),
+        "dialogues of data.valid the dialogue task scores (its first ones)")(
+        "ccm.eval_batch", po::value(&o_.eval_batch)->default_value(o_.eval_batch),
+        "dialogues scored together")(
         "ccm.attn", po::value(&o_.attn)->default_value(o_.attn),
         "concat_recur | merge_recur | concat | merge | gist | pos_control | neg_control | no")(
         "ccm.n_tok", po::value(&o_.n_tok)->default_value(o_.n_tok), "<COMP> tokens per context")(
@@ -146,6 +159,7 @@ class Ccm : public methods::Method {
     layout_.eos = tok_->eos_id();
     layout_.sep = tok_->encode_continuation("\nA:");
     if (training) dialogues_ = read_dialogues(o_.train, *tok_);
+    if (!o_.valid.empty()) valid_ = read_dialogues(o_.valid, *tok_);
   }
 
   std::string tokenizer_path() const override { return o_.tokenizer; }
@@ -199,6 +213,49 @@ class Ccm : public methods::Method {
                                              dp_size);
   }
 
+  // The dialogue task: perplexity of the last turn (EOS excluded), exact match of the
+  // greedy answer and the memory the answer reads (score.h), on data.valid.
+  std::vector<std::string> tasks() const override {
+    return o_.valid.empty() ? std::vector<std::string>{} : std::vector<std::string>{"dialogue"};
+  }
+
+  bool evaluated(const std::string& run_dir, int64_t step) const override {
+    return std::filesystem::exists(summary(run_dir, step));
+  }
+
+  std::string evaluate(const std::string& task, const Llama& model, int64_t step,
+                       const std::string& run_dir, const exp::RunDir* metrics) override {
+    if (task != "dialogue") return Method::evaluate(task, model, step, run_dir, metrics);
+    if (valid_.turns.empty()) fail("ccm: the dialogue task needs --data.valid");
+    std::vector<DialogueTurns> d(
+        valid_.turns.begin(),
+        valid_.turns.begin() + std::min<size_t>(valid_.turns.size(), o_.eval_dialogues));
+    const DialogueScore s = score_dialogues(model, model.param(kTableName).var.value(), layout_, d,
+                                            o_.eval_batch, tok_->eos_id());
+    const int64_t bytes = eval::kv_bytes_per_token(model.config());
+    const nlohmann::json j = {{"step", step},
+                              {"attn", attn_name(layout_.attn)},
+                              {"n_tok", layout_.n_tok},
+                              {"sink", layout_.sink},
+                              {"dialogues", s.dialogues},
+                              {"target_tokens", s.tokens},
+                              {"ppl", s.ppl()},
+                              {"exact_match", s.exact_match()},
+                              {"memory_entries", s.mean_memory()},
+                              {"memory_bytes", s.mean_memory() * static_cast<double>(bytes)}};
+    std::filesystem::create_directories(run_dir + "/eval");
+    write_file_atomically(summary(run_dir, step), j.dump(2) + "\n");
+    if (metrics)
+      metrics->log({{"step", step},
+                    {"dialogue_ppl", s.ppl()},
+                    {"dialogue_exact_match", s.exact_match()},
+                    {"dialogue_memory_entries", s.mean_memory()}});
+    char line[200];
+    std::snprintf(line, sizeof line, "dialogue: ppl %.3f, exact match %.3f, memory %.1f KV entries",
+                  s.ppl(), s.exact_match(), s.mean_memory());
+    return line;
+  }
+
   // One forward pass per micro-batch, the <COMP>/<SUM> embeddings gathered from the table.
   std::pair<double, float> train_step(exp::Engine& engine,
                                       const std::vector<data::TokenBatch>& batches) override {
@@ -218,7 +275,11 @@ class Ccm : public methods::Method {
   exp::TrainLoopOptions t_;
   Layout layout_;
   std::unique_ptr<data::Tokenizer> tok_;
-  Dialogues dialogues_;
+  static std::string summary(const std::string& run_dir, int64_t step) {
+    return run_dir + "/eval/dialogue-" + std::to_string(step) + ".json";
+  }
+
+  Dialogues dialogues_, valid_;
   Tensor table_init_;
 };
 

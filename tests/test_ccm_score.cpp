@@ -1,0 +1,117 @@
+// Scoring dialogues (experiments/methods/ccm/score.h): the online score's perplexity is
+// the one-pass teacher-forced one (the two paths are equivalent), EOS is not scored,
+// and the memory each type reads is what METHODS.md §2.7 says: n·t entries for
+// concat, n for merge and gist, every context token for full context, none without.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "experiments/methods/ccm/adapter.h"
+#include "experiments/methods/ccm/batch.h"
+#include "experiments/methods/ccm/score.h"
+#include "tests/model_test_util.h"
+
+namespace condense::ccm {
+namespace {
+
+struct Fixture {
+  std::vector<std::vector<std::vector<int32_t>>> turns;  // per dialogue
+  std::vector<DialogueTurns> dialogues;
+  int64_t context_tokens = 0;  // text tokens of the contexts (separators included)
+  Fixture() {
+    std::mt19937 g(3);
+    for (int d = 0; d < 5; ++d) {
+      std::vector<std::vector<int32_t>> t;
+      for (int k = 0; k < d + 3; ++k) {
+        std::vector<int32_t> turn(1 + g() % 3);
+        for (int32_t& id : turn) id = static_cast<int32_t>(4 + g() % 40);
+        t.push_back(turn);
+      }
+      turns.push_back(std::move(t));
+    }
+    for (const auto& t : turns) {
+      dialogues.push_back({t.begin(), t.end()});
+      context_tokens += 1;  // BOS
+      for (size_t k = 0; k + 2 < t.size(); ++k) context_tokens += t[k].size() + (k > 0);
+    }
+  }
+};
+
+Layout layout(Attn a) {
+  Layout l;
+  l.attn = a;
+  l.n_tok = 2;
+  l.bos = 1;
+  l.eos = 2;
+  l.sep = {3};
+  return l;
+}
+
+struct Model {
+  Llama m;
+  explicit Model(const Layout& l) : m(testing::small_config(), 4) {
+    extend_model(m, comp_table_init(m.param("model.embed_tokens.weight").var.value(), 4), {});
+    uint32_t seed = 1;
+    for (Param& p : m.params())
+      if (p.name.find("lora_B") != std::string::npos || p.name == kTableName)
+        p.var.set_value(testing::randn(p.var.shape(), seed++, 0.5f));
+    (void)l;
+  }
+  const Tensor& table() const { return m.param(kTableName).var.value(); }
+};
+
+// The teacher-forced perplexity of y (EOS excluded) from one pass, by hand.
+double one_pass_ppl(const Model& model, const Layout& l, const Fixture& f) {
+  std::vector<Sequence> seqs;
+  for (const auto& t : f.turns) {
+    const std::vector<std::span<const int32_t>> ctx(t.begin(), t.end() - 2);
+    seqs.push_back(build_sequence(l, ctx, t[t.size() - 2], t.back()));
+  }
+  const data::TokenBatch b = one_pass_batch(l, seqs, 0);
+  Tape tape(false);
+  const data::BatchTensors bt = one_pass_tensors(tape, b, Var(model.table()), Device::cpu);
+  const std::vector<float> lg = model.m.forward(tape, bt.args).value().to_vector();
+  const int64_t V = model.m.config().vocab_size;
+  double nll = 0;
+  int64_t n = 0;
+  for (size_t r = 0; r < seqs.size(); ++r)
+    for (int64_t i = seqs[r].target_begin; i + 1 < static_cast<int64_t>(seqs[r].tokens.size());
+         ++i, ++n) {
+      const float* row = lg.data() + (r * b.T + i - 1) * V;
+      double z = 0;
+      for (int64_t v = 0; v < V; ++v) z += std::exp(static_cast<double>(row[v]));
+      nll += std::log(z) - row[seqs[r].tokens[i].id];
+    }
+  return std::exp(nll / static_cast<double>(n));
+}
+
+TEST(CcmScore, OnlinePerplexityIsTheOnePassOneAndMemoryIsPerType) {
+  const Fixture f;
+  int64_t turns = 0, y_tokens = 0;
+  for (const auto& t : f.turns) turns += static_cast<int64_t>(t.size()) - 2;
+  for (const auto& t : f.turns) y_tokens += static_cast<int64_t>(t.back().size());
+  for (Attn a : {Attn::concat_recur, Attn::merge_recur}) {
+    const Layout l = layout(a);
+    const Model m(l);
+    const DialogueScore s = score_dialogues(m.m, m.table(), l, f.dialogues, 2, 0);
+    EXPECT_EQ(s.dialogues, 5);
+    EXPECT_EQ(s.tokens, y_tokens);  // EOS is not scored
+    EXPECT_NEAR(s.ppl(), one_pass_ppl(m, l, f), 1e-4 * s.ppl()) << attn_name(a);
+    EXPECT_EQ(s.memory_entries, a == Attn::concat_recur ? 2 * turns : 2 * 5);
+    EXPECT_GE(s.exact_match(), 0.0);
+  }
+  const Model m(layout(Attn::no));
+  for (const auto& [a, entries] :
+       {std::pair{Attn::no, f.context_tokens}, std::pair{Attn::neg_control, int64_t{0}},
+        std::pair{Attn::gist, int64_t{2 * 5}}, std::pair{Attn::concat, 2 * turns},
+        std::pair{Attn::merge, int64_t{2 * 5}}}) {
+    const Layout l = layout(a);
+    const DialogueScore s = score_dialogues(m.m, m.table(), l, f.dialogues, 3, 0);
+    EXPECT_EQ(s.memory_entries, entries) << attn_name(a);
+    EXPECT_NEAR(s.ppl(), one_pass_ppl(m, l, f), 1e-4 * s.ppl()) << attn_name(a);
+  }
+}
+
+}  // namespace
+}  // namespace condense::ccm

@@ -83,6 +83,7 @@ int eval_method(const cli::Args& args) {
 
   const exp::ModelFiles files = exp::locate_model(run_dir);
   Llama model(read_checkpoint_config(files.checkpoint), 0);
+  method->extend(model);  // the method's parameters and LoRA, filled by the checkpoint
   const int64_t step = load_checkpoint(files.checkpoint, model, nullptr).step;
   method->check_model(model.config(), files.checkpoint);
   const Device device = exp::parse_device(loop.device);

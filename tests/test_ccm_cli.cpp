@@ -81,7 +81,15 @@ TEST_F(CcmCli, SmokeConfigTrainsTheAdapterOverAFrozenBase) {
   EXPECT_GE(j["memory_entries"].get<double>(), 2.0);
   EXPECT_LE(j["memory_entries"].get<double>(), 8.0);
   EXPECT_GT(j["ppl"].get<double>(), 1.0);
-  EXPECT_NE(r.err.find("dialogue: ppl"), std::string::npos) << r.err;
+  const size_t at = r.err.find("dialogue: ppl");
+  ASSERT_NE(at, std::string::npos) << r.err;
+  // `condense eval` on the finished run scores the same.
+  const auto e = run_condense(
+      {"eval", "--method", "ccm", "--task", "dialogue", "--run.dir", run, "--data.train", recall(),
+       "--data.valid", valid(), "--data.tokenizer", tokenizer()},
+      dir_->path());
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  EXPECT_EQ(e.out, r.err.substr(at, r.err.find('\n', at) - at) + "\n");
   const auto lora_b = end.params.at("model.layers.0.self_attn.q_proj.lora_B.weight").to_vector();
   EXPECT_NE(lora_b, std::vector<float>(lora_b.size(), 0.0f));
 }

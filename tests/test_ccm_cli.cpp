@@ -1,7 +1,9 @@
 // CCM through the `condense` binary: `data recall` writes the synthetic set,
 // `train --method ccm --config experiments/configs/ccm/smoke.cfg` trains on it from
-// stories260K (the loss falls, the frozen base leaves the run bit-identical), and bad
-// input is a one-line error that writes nothing.
+// stories260K (the loss falls, the frozen base leaves the run bit-identical, the run
+// ends with the dialogue task, which `condense eval` reproduces), `sweep --method ccm`
+// tabulates a grid and skips finished runs, and bad input is a one-line error that
+// writes nothing.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -92,6 +94,27 @@ TEST_F(CcmCli, SmokeConfigTrainsTheAdapterOverAFrozenBase) {
   EXPECT_EQ(e.out, r.err.substr(at, r.err.find('\n', at) - at) + "\n");
   const auto lora_b = end.params.at("model.layers.0.self_attn.q_proj.lora_B.weight").to_vector();
   EXPECT_NE(lora_b, std::vector<float>(lora_b.size(), 0.0f));
+}
+
+TEST_F(CcmCli, SweepTrainsEvaluatesTabulatesAndSkipsFinishedRuns) {
+  const std::string sweep = dir_->file("sweep");
+  std::vector<std::string> args = smoke(dir_->file("unused"));
+  args[0] = "sweep";
+  args.resize(args.size() - 2);  // the sweep names the runs' directories
+  args.insert(args.end(), {"--train.steps", "3", "--train.save_every", "3", "--sweep.dir", sweep,
+                           "--sweep.grid",
+                           "ccm.attn=merge_recur ccm.n_tok=1; ccm.attn=neg_control ccm.n_tok=1"});
+  auto r = run_condense(args, dir_->path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string md = slurp(sweep + "/dialogue.md");
+  EXPECT_NE(md.find("| merge_recur-1 | 3 | merge_recur | 1 | no |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| neg_control-1 | 3 | neg_control | 1 | no |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 1.0 | "), std::string::npos) << md;     // merge: n_tok entries
+  EXPECT_NE(md.find("| 0.0 | 0 |"), std::string::npos) << md;  // no context: nothing
+  r = run_condense(args, dir_->path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("merge_recur-1: finished, skipped"), std::string::npos) << r.err;
+  EXPECT_EQ(slurp(sweep + "/dialogue.md"), md);
 }
 
 TEST_F(CcmCli, BadInputIsAOneLineErrorThatWritesNothing) {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <random>
 
@@ -254,6 +255,59 @@ class Ccm : public methods::Method {
     std::snprintf(line, sizeof line, "dialogue: ppl %.3f, exact match %.3f, memory %.1f KV entries",
                   s.ppl(), s.exact_match(), s.mean_memory());
     return line;
+  }
+
+  // The comparison: CCM-concat and CCM-merge and the gist (fixed) compression at
+  // n_tok 1, 2, 8, against full context (no) and no context (neg_control).
+  std::string default_grid() const override {
+    return "ccm.attn=concat_recur,merge_recur,gist ccm.n_tok=1,2,8; "
+           "ccm.attn=no,neg_control ccm.n_tok=1";
+  }
+
+  // dialogue.csv / dialogue.md: each run's newest dialogue evaluation.
+  std::string sweep_table(const std::string& sweep_dir,
+                          const std::vector<std::string>& run_dirs) const override {
+    std::string csv = "run,step,attn,n_tok,sink,ppl,exact_match,memory_entries,memory_bytes\n";
+    std::string md =
+        "| run | step | attention | n_tok | sink | ppl | exact match | KV entries | KV bytes |\n"
+        "|---|---|---|---|---|---|---|---|---|\n";
+    for (const std::string& dir : run_dirs) {
+      std::string newest;
+      int64_t step = -1;
+      if (std::filesystem::exists(dir + "/eval"))
+        for (const auto& e : std::filesystem::directory_iterator(dir + "/eval")) {
+          const std::string f = e.path().filename().string();
+          if (f.rfind("dialogue-", 0) != 0 || e.path().extension() != ".json") continue;
+          const int64_t at = std::stoll(f.substr(9, f.size() - 14));
+          if (at > step) step = at, newest = e.path().string();
+        }
+      if (newest.empty()) fail("sweep: run ", dir, " left no dialogue evaluation");
+      std::ifstream in(newest);
+      const nlohmann::json j = nlohmann::json::parse(in);
+      char row[400];
+      const std::string name = std::filesystem::path(dir).filename().string();
+      std::snprintf(row, sizeof row, "%s,%lld,%s,%lld,%d,%.4f,%.4f,%.1f,%.0f\n", name.c_str(),
+                    static_cast<long long>(step), j["attn"].get<std::string>().c_str(),
+                    static_cast<long long>(j["n_tok"].get<int64_t>()),
+                    j["sink"].get<bool>() ? 1 : 0, j["ppl"].get<double>(),
+                    j["exact_match"].get<double>(), j["memory_entries"].get<double>(),
+                    j["memory_bytes"].get<double>());
+      csv += row;
+      std::snprintf(
+          row, sizeof row, "| %s | %lld | %s | %lld | %s | %.3f | %.3f | %.1f | %.0f |\n",
+          name.c_str(), static_cast<long long>(step), j["attn"].get<std::string>().c_str(),
+          static_cast<long long>(j["n_tok"].get<int64_t>()), j["sink"].get<bool>() ? "yes" : "no",
+          j["ppl"].get<double>(), j["exact_match"].get<double>(), j["memory_entries"].get<double>(),
+          j["memory_bytes"].get<double>());
+      md += row;
+    }
+    write_file_atomically(sweep_dir + "/dialogue.csv", csv);
+    write_file_atomically(sweep_dir + "/dialogue.md",
+                          "Dialogue task on data.valid: perplexity of the last turn (EOS "
+                          "excluded), exact match of the greedy answer, mean KV entries the "
+                          "answer reads.\n\n" +
+                              md);
+    return md;
   }
 
   // One forward pass per micro-batch, the <COMP>/<SUM> embeddings gathered from the table.

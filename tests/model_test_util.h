@@ -1,13 +1,26 @@
 // Small models and batches shared by the engine tests (frozen parameters, LoRA,
 // layer hooks, soft prompts).
 #pragma once
+#include <functional>
 #include <random>
+#include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "core/model.h"
 #include "core/ops.h"
 
 namespace condense::testing {
+
+// The message of the condense::Error that `fn` throws ("(no error)" when it throws none).
+inline std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
 
 inline LlamaConfig small_config(int64_t n_layers = 2) {
   LlamaConfig c;

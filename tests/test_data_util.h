@@ -13,6 +13,7 @@
 #include "datasets/llama2c_tokenizer.h"
 #include "datasets/tokenizer.h"
 #include "tests/cli_test_util.h"
+#include "tests/model_test_util.h"
 
 namespace condense::testing {
 
@@ -45,16 +46,6 @@ inline const data::Tokenizer& tok512() {
 
 inline std::string tok512_path() {
   return tok512().path();
-}
-
-// The message of the condense::Error that `fn` throws ("(no error)" when it throws none).
-inline std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 // Runs the condense binary with `args`, one shell-word string.

@@ -11,6 +11,7 @@
 namespace condense {
 namespace {
 
+using testing::error_of;
 using testing::gradcheck;
 using testing::random_ids;
 using testing::small_config;
@@ -20,15 +21,6 @@ const std::vector<std::string> kAllTargets = {"q_proj",    "k_proj",  "v_proj", 
 
 Tensor randn(const Shape& s, uint32_t seed, float std = 1.0f) {
   return testing::randn(s, seed, std);
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 // The adapter on chosen rows, and its gradients into x, W, A and B, on both splits

@@ -12,6 +12,7 @@
 namespace condense {
 namespace {
 
+using testing::error_of;
 using testing::lm_loss;
 using testing::randn;
 using testing::random_ids;
@@ -26,15 +27,6 @@ class NoComm final : public TensorParallelHooks {
     fail("unexpected");
   }
 };
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 ParamSpec spec(const std::string& name, Shape shape, int tp_dim, int64_t layer,
                bool trainable = true) {

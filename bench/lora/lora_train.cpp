@@ -18,6 +18,7 @@
 #include <sstream>
 #include <string>
 
+#include "bench/train_shape_options.h"
 #include "core/backend.h"
 #include "core/model.h"
 #include "core/ops.h"
@@ -26,11 +27,10 @@
 namespace condense {
 namespace {
 
-struct Args {
-  LlamaConfig model{8192, 256, 4, 4, 4, 688};
-  int64_t batch = 8, seq = 256, rank = 8;
+struct Args : bench::TrainShape {
+  Args() { steps = 15; }
+  int64_t rank = 8;
   std::vector<std::string> targets{"q_proj", "k_proj", "v_proj", "o_proj"};
-  int steps = 15, warmup = 2;
 };
 
 Args parse(int argc, char** argv) {
@@ -40,26 +40,9 @@ Args parse(int argc, char** argv) {
     if (i + 1 >= argc) fail("bench_lora_train: ", k, " needs a value");
     const std::string s = argv[++i];
     const int64_t v = std::atoll(s.c_str());
-    if (k == "--vocab")
-      a.model.vocab_size = v;
-    else if (k == "--dim")
-      a.model.dim = v;
-    else if (k == "--layers")
-      a.model.n_layers = v;
-    else if (k == "--heads")
-      a.model.n_heads = a.model.n_kv_heads = v;
-    else if (k == "--ffn")
-      a.model.ffn_dim = v;
-    else if (k == "--batch")
-      a.batch = v;
-    else if (k == "--seq")
-      a.seq = v;
-    else if (k == "--rank")
+    if (bench::set_train_shape_option(a, k, v)) continue;
+    if (k == "--rank")
       a.rank = v;
-    else if (k == "--steps")
-      a.steps = static_cast<int>(v);
-    else if (k == "--warmup")
-      a.warmup = static_cast<int>(v);
     else if (k == "--targets") {
       a.targets.clear();
       std::istringstream in(s);

@@ -21,6 +21,7 @@
 #include <random>
 #include <string>
 
+#include "bench/train_shape_options.h"
 #include "parallel/mpi_check.h"
 #include "parallel/mpi_session.h"
 #include "parallel/trainer.h"
@@ -28,12 +29,9 @@
 namespace condense::parallel {
 namespace {
 
-struct Args {
+struct Args : bench::TrainShape {
   int tp = 1, pp = 1, micro = 1;
   bool zero1 = false;
-  LlamaConfig model{8192, 256, 4, 4, 4, 688};
-  int64_t batch = 8, seq = 256;
-  int steps = 5, warmup = 2;
 };
 
 // The machine is shared: the median of the timed steps resists another
@@ -54,30 +52,13 @@ Args parse(int argc, char** argv) {
     }
     if (i + 1 >= argc) fail("bench_parallel: ", k, " needs a value");
     const int64_t v = std::atoll(argv[++i]);
+    if (bench::set_train_shape_option(a, k, v)) continue;
     if (k == "--tp")
       a.tp = static_cast<int>(v);
     else if (k == "--pp")
       a.pp = static_cast<int>(v);
     else if (k == "--micro-batches")
       a.micro = static_cast<int>(v);
-    else if (k == "--vocab")
-      a.model.vocab_size = v;
-    else if (k == "--dim")
-      a.model.dim = v;
-    else if (k == "--layers")
-      a.model.n_layers = v;
-    else if (k == "--heads")
-      a.model.n_heads = a.model.n_kv_heads = v;
-    else if (k == "--ffn")
-      a.model.ffn_dim = v;
-    else if (k == "--batch")
-      a.batch = v;
-    else if (k == "--seq")
-      a.seq = v;
-    else if (k == "--steps")
-      a.steps = static_cast<int>(v);
-    else if (k == "--warmup")
-      a.warmup = static_cast<int>(v);
     else
       fail("bench_parallel: unknown option ", k);
   }

@@ -324,6 +324,16 @@ Var Llama::block(Tape& tape, const Layer& L, size_t index, const Var& h, const F
     keys = ops::concat(tape, {mk, k}, 1);
     values = ops::concat(tape, {m.v, v}, 1);
   }
+  if (args.row_gather && (*args.row_gather)[index].rows.defined()) {
+    const RowGather& g = (*args.row_gather)[index];
+    const int64_t S = g.rows.numel() / B;
+    auto gather = [&](const Var& a) {
+      const Var rows = ops::reshape(tape, a, {B * T, Hkv * Dh});
+      return ops::reshape(tape, ops::gather_rows(tape, rows, g.rows), {B, S, Hkv, Dh});
+    };
+    keys = ops::concat(tape, {ops::rope(tape, gather(k_raw), g.pos, config_.rope_theta), keys}, 1);
+    values = ops::concat(tape, {gather(v), values}, 1);
+  }
   if (args.kv_mix) {
     // Rows are key positions of the flattened [B*S]: every head of a position together.
     auto mix = [&](const Var& a) {
@@ -337,11 +347,36 @@ Var Llama::block(Tape& tape, const Layer& L, size_t index, const Var& h, const F
   const Tensor& mask = args.layer_mask && (*args.layer_mask)[index].defined()
                            ? (*args.layer_mask)[index]
                            : args.mask;
-  Var att = ops::attention(tape, q, keys, values, mask, 1.0f / std::sqrt(float(Dh)));
+  const float scale = 1.0f / std::sqrt(float(Dh));
+  const bool own = args.attention && (*args.attention)[index];
+  Var att = own ? (*args.attention)[index](tape, q, keys, values, mask, scale)
+                : ops::attention(tape, q, keys, values, mask, scale);
   Var h2 = ops::add(tape, h, L.o.row(tape, ops::reshape(tape, att, {B, T, H * Dh}), gate));
   const Var y = ops::rmsnorm(tape, h2, L.mlp_norm, config_.norm_eps), y_tp = to_tp(y);
   Var mlp = ops::swiglu(tape, L.gate.column(tape, y, y_tp, gate), L.up.column(tape, y, y_tp, gate));
   return ops::add(tape, h2, L.down.row(tape, mlp, gate));
+}
+
+Var Llama::table_embeddings(Tape& tape, const TableInputs& in, const Var& h) const {
+  const Param* table = nullptr;
+  for (const Param& p : params_)
+    if (p.name == in.table) table = &p;
+  if (!table)
+    fail("model: input embedding table ", in.table, " is not a parameter of the first stage");
+  if (table->var.shape().size() != 2 || table->var.dim(1) != config_.dim)
+    fail("model: input embedding table ", in.table, " is ", shape_str(table->var.shape()),
+         ", expected [rows,", config_.dim, "]");
+  // A split table would need a vocabulary-parallel lookup; a method's few rows do not.
+  if (table->tp_dim >= 0 && shard_.tp_size > 1)
+    fail("model: input embedding table ", in.table,
+         " is split across tensor-parallel ranks; it must be replicated (tp_dim -1)");
+  if (in.rows.ndim() != 1 || in.ids.shape() != in.rows.shape())
+    fail("model: table inputs at ", shape_str(in.rows.shape()), " rows with ",
+         shape_str(in.ids.shape()), " table ids, expected [P] and [P]");
+  const int64_t B = h.dim(0), T = h.dim(1), D = config_.dim;
+  const Var rows = ops::gather_rows(tape, table->var, in.ids);
+  return ops::reshape(
+      tape, ops::replace_rows(tape, ops::reshape(tape, h, {B * T, D}), in.rows, rows), {B, T, D});
 }
 
 Var Llama::hidden(Tape& tape, const ForwardArgs& args) const {
@@ -364,12 +399,24 @@ Var Llama::stage(Tape& tape, const ForwardArgs& args, const Var& input) const {
   if (args.layer_mask && static_cast<int64_t>(args.layer_mask->size()) != config_.n_layers)
     fail("per-layer masks for ", args.layer_mask->size(), " layers, the model has ",
          config_.n_layers);
+  if (args.attention && static_cast<int64_t>(args.attention->size()) != config_.n_layers)
+    fail("attention functions for ", args.attention->size(), " layers, the model has ",
+         config_.n_layers);
+  if (args.row_gather && static_cast<int64_t>(args.row_gather->size()) != config_.n_layers)
+    fail("row gathers for ", args.row_gather->size(), " layers, the model has ", config_.n_layers);
+  if (args.row_gather)
+    for (const RowGather& g : *args.row_gather)
+      if (g.rows.defined() &&
+          (g.rows.numel() % B != 0 || g.pos.shape() != Shape{B, g.rows.numel() / B}))
+        fail("row gather of ", g.rows.numel(), " rows with positions ", shape_str(g.pos.shape()),
+             " does not split over ", B, " batch rows");
   if (args.kv_out) args.kv_out->assign(static_cast<size_t>(config_.n_layers), LayerKV{});
   Var h;
   if (first_stage()) {
     h = shard_.tp_size > 1
             ? shard_.tp->vocab_parallel_embedding(tape, embed_, args.ids, vocab_begin())
             : ops::embedding(tape, embed_, args.ids);
+    if (!args.table_inputs.table.empty()) h = table_embeddings(tape, args.table_inputs, h);
     if (args.embed_rows.defined() && args.embed_rows.numel() > 0) {
       Var flat = ops::reshape(tape, h, {B * T, config_.dim});
       h = ops::reshape(tape, ops::replace_rows(tape, flat, args.embed_rows, args.embed_values),

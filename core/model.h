@@ -7,7 +7,8 @@
 // explicit position ids (gist caching offsets, CCM skip positions), a mask
 // [B,T,M+T] (gist / CCM masks), a key/value prefix per layer (gist cache, CCM
 // memory, FoT memory; gradients flow into it unless detached), input embeddings
-// in place of token embeddings at chosen rows (AutoCompressor soft prompts), the
+// in place of token embeddings at chosen rows (AutoCompressor soft prompts) or
+// from a table the model holds (CCM's <COMP>/<SUM>, through any pipeline), the
 // final hidden states (summary vectors), per-layer keys/values out before and
 // after RoPE (caches, FoT memory), per-layer masks, a prefix RoPE'd at given
 // positions, a K/V row mix (CCM-merge), parameters a method adds (ParamSpec),
@@ -15,6 +16,7 @@
 // is data passed with the call or declared on the model, never a subclass.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <set>
 #include <string>
 #include <vector>
@@ -107,6 +109,33 @@ struct LoraSpec {
   uint64_t seed = 1;
 };
 
+// Keys and values a layer takes from its own tokens in other rows of the batch (FoT
+// crossbatch: the keys of other documents, with gradients into them): row b of the
+// batch gets S of the layer's tokens, rows[b*S + s] indexing the flattened [B*T]
+// tokens; their keys before RoPE, rotated at pos[b, s], and their values sit before
+// the layer's `prefix` and its own tokens: keys = [gathered, prefix, tokens].
+struct RowGather {
+  Tensor rows;  // [B*S] i32
+  Tensor pos;   // [B,S] i32
+};
+
+// q [B,T,H,Dh] after RoPE, the layer's keys/values [B,S,Hkv,Dh] and mask (as
+// ops::attention takes them) and the scale -> [B,T,H,Dh].
+using AttentionFn = std::function<Var(Tape& tape, const Var& q, const Var& k, const Var& v,
+                                      const Tensor& mask, float scale)>;
+
+// Input embeddings from a table the model holds instead of the token embedding: a
+// method's own tokens (CCM's <COMP>/<SUM>), whose rows are a first-stage parameter
+// [R,D] (ParamSpec::kFirstStage, replicated across tensor-parallel ranks). Row
+// rows[p] of the flattened [B*T] input takes row ids[p] of the table; gradients
+// reach the table. Carried with the batch, so the first stage of a pipeline, the
+// one that embeds, applies it. (Members default-initialised, as LayerKV's.)
+struct TableInputs {
+  std::string table{};  // the parameter's name; empty: none
+  Tensor rows{};        // [P] i32
+  Tensor ids{};         // [P] i32, rows of the table
+};
+
 struct ForwardArgs {
   Tensor ids;   // [B,T] i32
   Tensor pos;   // [B,T] i32; undefined means 0..T-1 for every row
@@ -114,6 +143,7 @@ struct ForwardArgs {
   const std::vector<LayerKV>* prefix = nullptr;  // per-layer KV prepended to the keys
   Tensor embed_rows;  // [P] i32 rows of the flattened [B*T] input whose embeddings are replaced
   Var embed_values;   // [P,D] the embeddings put there
+  TableInputs table_inputs;                // applied before embed_rows/embed_values
   std::vector<LayerKV>* kv_out = nullptr;  // if set, receives each layer's k/v of the T tokens
   // Per-layer masks [B,T,M_l+T] (M_l = that layer's prefix length), in place of `mask`
   // in the layers where defined (FoT memory layers); nullptr or undefined: `mask`.
@@ -121,6 +151,12 @@ struct ForwardArgs {
   const KVMix* kv_mix = nullptr;  // applied in every layer when set
   Tensor lora_mask;               // [B,T] u8, 1 where LoRA applies; undefined: every token
   bool training = false;          // a training pass (for LoRA dropout, once supported)
+  // Per-layer gathers of the layer's own keys/values (RowGather); nullptr or undefined
+  // rows: none. A layer's mask then covers S + M_l + T keys.
+  const std::vector<RowGather>* row_gather = nullptr;
+  // Per-layer attention in place of ops::attention (an inference-time variant, e.g. FoT's
+  // top-k memory attention); nullptr or an empty function: ops::attention.
+  const std::vector<AttentionFn>* attention = nullptr;
 
   // Plain causal language modelling over `ids`.
   static ForwardArgs tokens(Tensor ids) {
@@ -198,6 +234,8 @@ class Llama {
   };
   Var block(Tape& tape, const Layer& layer, size_t index, const Var& h, const ForwardArgs& args,
             const Tensor& pos, const LoraGate& gate) const;
+  // h [B,T,D] with the rows `in` names taken from its table (first stage).
+  Var table_embeddings(Tape& tape, const TableInputs& in, const Var& h) const;
   // Whether this shard's stage holds `layer` (or ParamSpec::kFirstStage / kLastStage).
   bool holds_stage_of(int64_t layer) const;
   // Records a method's parameter name; throws if the model (any stage) has it already.

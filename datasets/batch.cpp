@@ -19,10 +19,27 @@ void check_sizes(const TokenBatch& b) {
   const auto n = static_cast<size_t>(b.rows * b.T);
   auto fits = [&](size_t size, size_t want) { return size == 0 || size == want; };
   if (b.inputs.size() != n || b.targets.size() != n || !fits(b.positions.size(), n) ||
-      !fits(b.mask.size(), n * static_cast<size_t>(b.T)) || !fits(b.lora_mask.size(), n))
-    fail("token batch of ", b.rows, " x ", b.T, ": inputs/targets/positions/mask/lora_mask sizes ",
-         b.inputs.size(), "/", b.targets.size(), "/", b.positions.size(), "/", b.mask.size(), "/",
-         b.lora_mask.size(), " do not match");
+      !fits(b.mask.size(), n * static_cast<size_t>(b.T)) || !fits(b.lora_mask.size(), n) ||
+      !fits(b.from_table.size(), n))
+    fail("token batch of ", b.rows, " x ", b.T,
+         ": inputs/targets/positions/mask/lora_mask/from_table sizes ", b.inputs.size(), "/",
+         b.targets.size(), "/", b.positions.size(), "/", b.mask.size(), "/", b.lora_mask.size(),
+         "/", b.from_table.size(), " do not match");
+  if (!b.from_table.empty() && b.embed_table.empty())
+    fail("token batch: from_table marks inputs of a table, but embed_table names none");
+}
+
+// The table inputs of `b` (core's TableInputs); none when no token is marked.
+TableInputs table_inputs(const TokenBatch& b, Device device) {
+  std::vector<int32_t> rows, ids;
+  for (size_t i = 0; i < b.from_table.size(); ++i)
+    if (b.from_table[i]) {
+      rows.push_back(static_cast<int32_t>(i));
+      ids.push_back(b.inputs[i]);
+    }
+  if (rows.empty()) return {};
+  const auto P = static_cast<int64_t>(rows.size());
+  return {b.embed_table, Tensor::from_i32(rows, {P}, device), Tensor::from_i32(ids, {P}, device)};
 }
 
 }  // namespace
@@ -38,6 +55,8 @@ TokenBatch rows_of(const TokenBatch& b, int64_t begin, int64_t end) {
   out.positions = row_range(b.positions, begin, end, b.T);
   out.mask = row_range(b.mask, begin, end, b.T * b.T);
   out.lora_mask = row_range(b.lora_mask, begin, end, b.T);
+  out.from_table = row_range(b.from_table, begin, end, b.T);
+  out.embed_table = b.embed_table;
   for (KVMixTerm term : b.kv_mix)
     if (term.row >= begin && term.row < end) {
       term.row -= begin;
@@ -82,6 +101,7 @@ BatchTensors to_tensors(const TokenBatch& b, Device device) {
     t.kv_mix = std::make_shared<const KVMix>(kv_mix_tensors(b.kv_mix, b.rows, b.T, device));
     t.args.kv_mix = t.kv_mix.get();
   }
+  t.args.table_inputs = table_inputs(b, device);
   t.targets = Tensor::from_i32(b.targets, {b.rows, b.T}, device);
   return t;
 }

@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/model.h"
@@ -26,16 +27,21 @@ struct KVMixTerm {
 // - positions: RoPE positions (gist: left padding, CCM: skip positions); empty: 0..T-1;
 // - mask: the attention mask, 1 = may attend (gist, CCM block masks); empty: causal;
 // - lora_mask: 1 where LoRA applies (CCM's conditional LoRA); empty: every token;
-// - kv_mix: key/value rows replaced by mixes of other rows (CCM-merge); empty: none.
+// - kv_mix: key/value rows replaced by mixes of other rows (CCM-merge); empty: none;
+// - from_table: 1 where the input id is a row of the model parameter `embed_table` (a
+//   method's own embedding table: CCM's <COMP>/<SUM>), not a vocabulary id (core's
+//   TableInputs); empty: none.
 struct TokenBatch {
   int64_t rows = 0;
   int64_t T = 0;
   std::vector<int32_t> inputs;
   std::vector<int32_t> targets;
-  std::vector<int32_t> positions;  // rows × T
-  std::vector<uint8_t> mask;       // rows × T × T
-  std::vector<uint8_t> lora_mask;  // rows × T
-  std::vector<KVMixTerm> kv_mix;   // terms in any order; rows within [0, rows)
+  std::vector<int32_t> positions;   // rows × T
+  std::vector<uint8_t> mask;        // rows × T × T
+  std::vector<uint8_t> lora_mask;   // rows × T
+  std::vector<KVMixTerm> kv_mix;    // terms in any order; rows within [0, rows)
+  std::vector<uint8_t> from_table;  // rows × T
+  std::string embed_table;          // the table's parameter name, with from_table
 };
 
 // Rows [begin, end) of a batch, with everything the rows carry (kv_mix terms of
@@ -43,15 +49,16 @@ struct TokenBatch {
 TokenBatch rows_of(const TokenBatch& b, int64_t begin, int64_t end);
 
 // A batch as the model takes it: ForwardArgs (ids, and pos / mask / lora_mask /
-// kv_mix when the batch has them) and the targets, on `device`. args.kv_mix points
-// into `kv_mix`, which moves with the BatchTensors (keep it while args is used).
+// kv_mix / table_inputs when the batch has them) and the targets, on `device`.
+// args.kv_mix points into `kv_mix`, which moves with the BatchTensors (keep it while
+// args is used).
 struct BatchTensors {
   ForwardArgs args;
   Tensor targets;
   std::shared_ptr<const KVMix> kv_mix;
 };
-// Throws (one line) when a field's size does not match rows × T or a kv_mix term
-// points outside the batch.
+// Throws (one line) when a field's size does not match rows × T, a kv_mix term
+// points outside the batch, or from_table comes without embed_table.
 BatchTensors to_tensors(const TokenBatch& b, Device device);
 
 // The KVMix of a batch's terms over the flattened [rows*T] keys/values: one replaced

@@ -1,10 +1,10 @@
 // What a training command steps: one rank, or this rank's part of a dp × pp × tp
 // grid of the ranks mpirun/srun started (parallel/). Commands write one training
 // loop against Engine and run it either way; batches are data::TokenBatch (with
-// positions, masks and K/V mixes where the method needs them), so any method whose
-// batches fit that shape trains on the grid with the single-rank loss and
-// gradients. A method whose step is several forward passes on one tape writes it
-// as a parallel::PassStep (step_passes).
+// positions, masks, K/V mixes and inputs from a method's embedding table where the
+// method needs them), so any method whose batches fit that shape trains on the grid
+// with the single-rank loss and gradients. A method whose step is several forward
+// passes on one tape writes it as a parallel::PassStep (step_passes).
 #pragma once
 #include <functional>
 #include <memory>

@@ -9,7 +9,8 @@
 //
 // A method changes the model through a ModelExtension (its own parameters, LoRA
 // pairs, frozen weights) and its batches through data::TokenBatch (masks, LoRA
-// token mask, K/V mixes), or writes its step as several passes (multi_pass.h):
+// token mask, K/V mixes, inputs from its own embedding table, which the first
+// stage embeds), or writes its step as several passes (multi_pass.h):
 // the engine itself knows no method. Frozen parameters have no gradient, no
 // moments, no ZeRO-1 owner and no place in sync or the gradient norm.
 #pragma once

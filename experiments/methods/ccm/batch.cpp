@@ -1,9 +1,11 @@
 #include "experiments/methods/ccm/batch.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "core/error.h"
 #include "core/ops.h"
+#include "experiments/methods/ccm/adapter.h"
 #include "experiments/methods/ccm/mask.h"
 
 namespace condense::ccm {
@@ -20,6 +22,8 @@ data::TokenBatch one_pass_batch(const Layout& l, const std::vector<Sequence>& ro
   b.positions.assign(b.rows * T, 0);
   b.mask.assign(b.rows * T * T, 0);
   b.lora_mask.assign(b.rows * T, 0);
+  b.from_table.assign(b.rows * T, 0);
+  b.embed_table = kTableName;
   for (int64_t r = 0; r < b.rows; ++r) {
     const std::vector<Token>& t = rows[r].tokens;
     const int64_t n = static_cast<int64_t>(t.size());
@@ -38,6 +42,7 @@ data::TokenBatch one_pass_batch(const Layout& l, const std::vector<Sequence>& ro
       std::copy_n(m.begin() + i * n, n, b.mask.begin() + at * T);
       if (t[i].kind != Kind::text) {
         b.lora_mask[at] = 1;
+        b.from_table[at] = 1;
         b.inputs[at] = static_cast<int32_t>(t[i].table_row(l.n_tok));
       }
     }
@@ -50,20 +55,14 @@ data::TokenBatch one_pass_batch(const Layout& l, const std::vector<Sequence>& ro
 data::BatchTensors one_pass_tensors(Tape& tape, const data::TokenBatch& b, const Var& table,
                                     Device device) {
   data::BatchTensors bt = data::to_tensors(b, device);
-  std::vector<int32_t> rows, table_rows;
-  for (size_t i = 0; i < b.lora_mask.size(); ++i)
-    if (b.lora_mask[i]) {
-      rows.push_back(static_cast<int32_t>(i));
-      table_rows.push_back(b.inputs[i]);
-    }
-  if (!rows.empty()) {
-    const int64_t P = static_cast<int64_t>(rows.size());
-    if (*std::max_element(table_rows.begin(), table_rows.end()) >= table.dim(0))
-      fail("ccm: a <COMP>/<SUM> token names table row ",
-           *std::max_element(table_rows.begin(), table_rows.end()), " of a table of ",
-           table.dim(0));
-    bt.args.embed_rows = Tensor::from_i32(rows, {P}, device);
-    bt.args.embed_values = ops::gather_rows(tape, table, Tensor::from_i32(table_rows, {P}, device));
+  const TableInputs in = std::exchange(bt.args.table_inputs, {});
+  if (in.rows.defined()) {
+    const std::vector<int32_t> ids = in.ids.to(Device::cpu).to_i32_vector();
+    const int32_t top = *std::max_element(ids.begin(), ids.end());
+    if (top >= table.dim(0))
+      fail("ccm: a <COMP>/<SUM> token names table row ", top, " of a table of ", table.dim(0));
+    bt.args.embed_rows = in.rows;
+    bt.args.embed_values = ops::gather_rows(tape, table, in.ids);
   }
   return bt;
 }

@@ -1,0 +1,395 @@
+// AutoCompressors (Chevalier et al., EMNLP'23) and their baseline, the Recurrent
+// Memory Transformer, as one method under two names:
+//   autocompressor: summary vectors accumulate over the segments, randomized segment
+//                   lengths, 2 substeps of 2 segments (a detach between substeps);
+//   rmt:            only the last κ summary vectors are passed on, fixed segments, one
+//                   substep (no stop-gradient).
+// Training reads windows of long documents (a books / text dataset; a window never
+// crosses a document) and trains the whole model and the κ×D summary table (every row
+// starting as the EOS embedding), or LoRA on q,k,v,o and the table over a frozen base.
+// mode = full_attention trains the reference: each window one plain segment, no
+// summary. The last_segment task scores held-out documents (data.valid): the NLL of a
+// target segment after the context compressed, in full, and without it.
+// The step runs as the method's own forward passes, so it trains at one rank and on
+// tensor- and data-parallel grids (a pipeline is an error: the segments of a
+// document through the 1F1B schedule are not written yet).
+#include <algorithm>
+#include <filesystem>
+#include <memory>
+#include <sstream>
+
+#include "core/atomic_file.h"
+#include "core/checkpoint.h"
+#include "core/error.h"
+#include "datasets/token_dataset.h"
+#include "datasets/tokenizer.h"
+#include "experiments/methods/autocompressor/last_segment.h"
+#include "experiments/methods/autocompressor/report.h"
+#include "experiments/methods/autocompressor/summary_passes.h"
+#include "experiments/methods/autocompressor/training.h"
+#include "experiments/methods/method.h"
+#include "experiments/model_dir.h"
+#include "experiments/run_dir.h"
+
+namespace condense::autocompressor {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Options {
+  std::string train, valid, tokenizer;
+  std::string mode = "compress";
+  int64_t kappa = 50;
+  bool accumulate = true;
+  int64_t substeps = 2;
+  int64_t segments = 2;
+  bool randomize = true;
+  std::string segment_lengths;
+  int64_t lora_r = 0;
+  float lora_alpha = 16;
+  std::string eval_contexts = "128,256,512";
+  int64_t eval_target = 128, eval_segment = 128, eval_windows = 32, eval_batch = 8;
+};
+
+// "a,b,c" -> positive integers; anything else is an error naming `option`.
+std::vector<int64_t> positive_list(const std::string& text, const std::string& option) {
+  std::vector<int64_t> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    size_t used = 0;
+    int64_t v = 0;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != item.size())
+      fail("--", option, ": '", item, "' is not an integer (expected a comma list)");
+    if (v < 1) fail("--", option, ": every entry must be at least 1, got ", v);
+    out.push_back(v);
+  }
+  if (out.empty()) fail("--", option, " is empty");
+  return out;
+}
+
+std::shared_ptr<data::TokenDataset> open_documents(const std::string& path,
+                                                   const data::Tokenizer& tok) {
+  return std::make_shared<data::TokenDataset>(data::TokenDataset::open(path, tok));
+}
+
+// Windows of `length` tokens of `set`'s documents, or an error naming `what` when no
+// document is that long.
+std::unique_ptr<data::DocumentWindows> windows_of(const data::TokenDataset& set, int64_t length,
+                                                  const std::string& who, const std::string& what) {
+  int64_t longest = 0;
+  const std::vector<int64_t>& off = set.offsets();
+  for (size_t i = 0; i + 1 < off.size(); ++i) longest = std::max(longest, off[i + 1] - off[i]);
+  if (longest < length)
+    fail(who, ": no document of ", set.path(), " has the ", length, " tokens ", what,
+         " (its longest has ", longest, ")");
+  return std::make_unique<data::DocumentWindows>(set, length);
+}
+
+class AutoCompressor : public methods::Method {
+ public:
+  AutoCompressor(const char* name, const Options& defaults) : name_(name), o_(defaults) {}
+
+  const char* name() const override { return name_; }
+
+  void add_options(cli::po::options_description& desc) override {
+    namespace po = cli::po;
+    const std::string n = name_;
+    auto opt = [&](const char* key) { return n + "." + key; };
+    desc.add_options()("data.train", po::value(&o_.train)->required(),
+                       "long documents .h5 (condense data books | text): training windows")(
+        "data.tokenizer", po::value(&o_.tokenizer)->required(), "SentencePiece .model")(
+        "data.valid", po::value(&o_.valid)->default_value(""),
+        "held-out documents .h5 the last_segment task scores")(
+        opt("mode").c_str(), po::value(&o_.mode)->default_value(o_.mode),
+        "compress (summary vectors) | full_attention (the reference: one plain segment)")(
+        opt("kappa").c_str(), po::value(&o_.kappa)->default_value(o_.kappa),
+        "summary vectors per segment")(
+        opt("accumulate").c_str(), po::value(&o_.accumulate)->default_value(o_.accumulate),
+        "pass on every summary vector so far (else only the last segment's)")(
+        opt("substeps").c_str(), po::value(&o_.substeps)->default_value(o_.substeps),
+        "slices of a window with a stop-gradient between them")(
+        opt("segments").c_str(), po::value(&o_.segments)->default_value(o_.segments),
+        "segments per substep")(opt("randomize").c_str(),
+                                po::value(&o_.randomize)->default_value(o_.randomize),
+                                "random segment lengths (else equal ones)")(
+        opt("segment_lengths").c_str(),
+        po::value(&o_.segment_lengths)->default_value(o_.segment_lengths),
+        "fixed segment lengths of every substep, comma list (in place of --segments; the "
+        "window keeps its last tokens)")(
+        opt("lora_r").c_str(), po::value(&o_.lora_r)->default_value(o_.lora_r),
+        "0: fine-tune every weight; r > 0: LoRA of rank r on q,k,v,o over a frozen base")(
+        opt("lora_alpha").c_str(), po::value(&o_.lora_alpha)->default_value(o_.lora_alpha),
+        "LoRA alpha")(opt("eval_contexts").c_str(),
+                      po::value(&o_.eval_contexts)->default_value(o_.eval_contexts),
+                      "last_segment: context budgets (tokens before the target), comma list")(
+        opt("eval_target").c_str(), po::value(&o_.eval_target)->default_value(o_.eval_target),
+        "last_segment: target segment tokens")(
+        opt("eval_segment").c_str(), po::value(&o_.eval_segment)->default_value(o_.eval_segment),
+        "last_segment: the longest segment a context is compressed in")(
+        opt("eval_windows").c_str(), po::value(&o_.eval_windows)->default_value(o_.eval_windows),
+        "last_segment: windows scored (the first of data.valid)")(
+        opt("eval_batch").c_str(), po::value(&o_.eval_batch)->default_value(o_.eval_batch),
+        "last_segment: windows scored together");
+  }
+
+  void open(const exp::TrainLoopOptions& train, bool training) override {
+    t_ = train;
+    const std::string n = name_;
+    if (o_.mode != "compress" && o_.mode != "full_attention")
+      fail(n, ": --", n, ".mode must be compress or full_attention, not '", o_.mode, "'");
+    if (o_.kappa < 1) fail(n, ": --", n, ".kappa must be at least 1, got ", o_.kappa);
+    if (o_.lora_r < 0) fail(n, ": --", n, ".lora_r must be 0 or more, got ", o_.lora_r);
+    rule_.accumulate = o_.accumulate;
+    rule_.summarize = o_.mode == "compress";
+    segmenting_ = Segmenting{};
+    if (rule_.summarize) {
+      segmenting_.substeps = o_.substeps;
+      segmenting_.segments = o_.segments;
+      if (!o_.segment_lengths.empty())
+        segmenting_.fixed = positive_list(o_.segment_lengths, n + ".segment_lengths");
+      else if (!o_.randomize && o_.segments >= 1 && o_.substeps >= 1)
+        segmenting_.fixed = equal_split(t_.seq_len / o_.substeps, o_.segments);
+    } else {
+      segmenting_.substeps = segmenting_.segments = 1;
+    }
+    rule_.substeps = segmenting_.substeps;
+    // Every segmenting error shows here, before anything is written (the position
+    // limit, which needs the model, is checked again in model_start).
+    segmenting_.max_segment = t_.seq_len;
+    if (training) plan_window(t_.seq_len, segmenting_, 0, n);
+    eval_.contexts = positive_list(o_.eval_contexts, n + ".eval_contexts");
+    eval_.target = o_.eval_target;
+    eval_.segment = o_.eval_segment;
+    eval_.windows = o_.eval_windows;
+    eval_.batch = o_.eval_batch;
+    eval_.accumulate = o_.accumulate;
+    if (eval_.target < 2 || eval_.segment < 1 || eval_.windows < 1 || eval_.batch < 1)
+      fail(n, ": --", n, ".eval_target must be at least 2 and eval_segment, eval_windows, ",
+           "eval_batch at least 1");
+    tok_ = std::make_unique<data::Tokenizer>(data::Tokenizer::load(o_.tokenizer));
+    if (training) {
+      train_set_ = open_documents(o_.train, *tok_);
+      train_windows_ = windows_of(*train_set_, t_.seq_len + 1, n,
+                                  "a training window takes (--train.seq_len + 1)");
+      if (!t_.init_from.empty()) check_init_table(exp::checkpoint_in(t_.init_from));
+      // A resumed run gets no model_start: its segments follow its checkpoint's model.
+      const std::string resumed = t_.resume ? exp::latest_checkpoint(t_.run_dir) : "";
+      if (!resumed.empty()) limit_segments(read_checkpoint_config(resumed));
+    }
+    if (!o_.valid.empty()) {
+      valid_set_ = open_documents(o_.valid, *tok_);
+      const int64_t largest = *std::max_element(eval_.contexts.begin(), eval_.contexts.end());
+      valid_windows_ = windows_of(*valid_set_, largest + eval_.target, n,
+                                  "the last_segment task takes (the largest context + target)");
+    }
+  }
+
+  std::string tokenizer_path() const override { return o_.tokenizer; }
+
+  methods::ModelStart model_start(const LlamaConfig& requested,
+                                  const std::string& init_from) override {
+    methods::ModelStart start;
+    if (!init_from.empty()) {
+      start.weights =
+          std::make_unique<Llama>(exp::load_model(exp::checkpoint_in(init_from), Device::cpu));
+      start.config = start.weights->config();
+    } else {
+      start.config = requested;
+      if (start.config.vocab_size == 0) start.config.vocab_size = tok_->vocab_size();
+    }
+    if (start.config.vocab_size < tok_->vocab_size())
+      fail(name_, ": the model's vocabulary (", start.config.vocab_size,
+           ") is smaller than the tokenizer's (", tok_->vocab_size(), ")");
+    limit_segments(start.config);
+    if (!rule_.summarize) return start;
+    if (init_table_.defined()) {
+      table_init_ = init_table_;
+    } else {
+      const std::string embed = "model.embed_tokens.weight";
+      const Tensor e = start.weights ? start.weights->param(embed).var.value()
+                                     : Llama(start.config, t_.seed).param(embed).var.value();
+      table_init_ = eos_rows(e, tok_->eos_id(), o_.kappa);
+    }
+    return start;
+  }
+
+  void extend(Llama& shard) const override {
+    if (o_.lora_r > 0) {
+      for (const Param& p : shard.params()) shard.set_trainable(p.name, false);
+      LoraSpec lora;
+      lora.targets = {"q_proj", "k_proj", "v_proj", "o_proj"};
+      lora.rank = o_.lora_r;
+      lora.alpha = o_.lora_alpha;
+      lora.seed = t_.seed;
+      shard.add_lora(lora);
+    }
+    if (!rule_.summarize) return;
+    ParamSpec table;
+    table.name = kTableName;
+    // Resuming or evaluating: the checkpoint holds the table, any value of its shape will do.
+    table.value =
+        table_init_.defined() ? table_init_ : Tensor::zeros({o_.kappa, shard.config().dim});
+    shard.add_param(table);
+  }
+
+  std::string describe_data() const override {
+    return "data: " + std::to_string(train_windows_->size()) + " windows of " +
+           std::to_string(t_.seq_len) + " tokens from " + std::to_string(train_set_->size()) +
+           " documents of " + o_.train;
+  }
+
+  std::string describe_model(const LlamaConfig&) const override {
+    std::string d = "; " + std::string(name_) + " ";
+    if (!rule_.summarize) {
+      d += "full attention (one segment, no summary)";
+    } else {
+      d += "kappa " + std::to_string(o_.kappa) + (o_.accumulate ? " accumulated" : " replaced") +
+           ", " + std::to_string(segmenting_.substeps) + " substeps x ";
+      d += segmenting_.fixed.empty() ? std::to_string(segmenting_.segments) + " random"
+                                     : std::to_string(segmenting_.fixed.size()) + " fixed";
+      d += " segments";
+    }
+    d += o_.lora_r > 0 ? ", LoRA r " + std::to_string(o_.lora_r) + " on q,k,v,o, base frozen"
+                       : ", full fine-tune";
+    return d + "; " + std::to_string(t_.batch_size * t_.seq_len * t_.grad_accum) + " tokens/step";
+  }
+
+  std::unique_ptr<methods::BatchSource> batches(int dp_rank, int dp_size) override {
+    return std::make_unique<WindowBatches>(*train_windows_, segmenting_, t_.batch_size, t_.seed,
+                                           dp_rank, dp_size, name_);
+  }
+
+  std::pair<double, float> train_step(exp::Engine& engine,
+                                      const std::vector<data::TokenBatch>& batches) override {
+    return engine.step_passes(name_, training_passes(batches, rule_));
+  }
+
+  // ---- evaluation
+
+  std::vector<std::string> tasks() const override {
+    return o_.valid.empty() ? std::vector<std::string>{} : std::vector<std::string>{"last_segment"};
+  }
+
+  bool evaluated(const std::string& run_dir, int64_t step) const override {
+    return fs::exists(summary_path(run_dir, step));
+  }
+
+  std::string evaluate(const std::string& task, const Llama& model, int64_t step,
+                       const std::string& run_dir, const exp::RunDir* metrics) override {
+    if (task != "last_segment") return Method::evaluate(task, model, step, run_dir, metrics);
+    if (!valid_windows_) fail(name_, ": the last_segment task needs --data.valid");
+    const Tensor table = rule_.summarize ? model.param(kTableName).var.value() : Tensor();
+    const LastSegmentScore s = score_last_segment(model, table, *valid_windows_, eval_);
+    const LastSegmentReport r = report_last_segment(
+        s, eval_, {name_, o_.mode, rule_.summarize ? o_.kappa : 0, o_.accumulate, step});
+    fs::create_directories(run_dir + "/eval");
+    write_file_atomically(summary_path(run_dir, step), r.summary.dump(2) + "\n");
+    if (metrics) metrics->log(r.metrics);
+    return r.line;
+  }
+
+  // ---- sweep
+
+  // The comparison at κ 4, 16, 50 and the full-attention reference; every run's
+  // evaluation also scores the model without context.
+  std::string default_grid() const override {
+    const std::string n = name_;
+    return n + ".mode=compress " + n + ".kappa=4,16,50; " + n + ".mode=full_attention";
+  }
+
+  // last_segment.csv / .md: per run and context budget, the newest evaluation's perplexities.
+  std::string sweep_table(const std::string& sweep_dir,
+                          const std::vector<std::string>& run_dirs) const override {
+    return last_segment_tables(sweep_dir, run_dirs);
+  }
+
+ private:
+  // The longest segment `model` allows: the positions left after its soft prompt and
+  // <Sum> rows. Throws when the training windows cannot be cut within it.
+  void limit_segments(const LlamaConfig& model) {
+    segmenting_.max_segment = model.max_seq_len - soft_prompt_room();
+    plan_window(t_.seq_len, segmenting_, 0, name_);
+  }
+
+  // Positions a segment's soft prompt and <Sum> rows take at most, in this window's
+  // plan: κ <Sum> rows, and σ of κ per earlier segment (accumulated) or κ (replaced).
+  int64_t soft_prompt_room() const {
+    if (!rule_.summarize) return 0;
+    const int64_t per_substep = segmenting_.fixed.empty()
+                                    ? segmenting_.segments
+                                    : static_cast<int64_t>(segmenting_.fixed.size());
+    const int64_t total = per_substep * segmenting_.substeps;
+    const int64_t sigma = total <= 1 ? 0 : (o_.accumulate ? total - 1 : 1) * o_.kappa;
+    return sigma + o_.kappa;
+  }
+
+  static std::vector<int64_t> equal_split(int64_t length, int64_t parts) {
+    const std::vector<int64_t> b = slice_bounds(length, parts);
+    std::vector<int64_t> out;
+    for (size_t i = 0; i + 1 < b.size(); ++i) out.push_back(b[i + 1] - b[i]);
+    return out;
+  }
+
+  // κ copies of the EOS row of `embedding` [V,D].
+  static Tensor eos_rows(const Tensor& embedding, int64_t eos, int64_t kappa) {
+    const int64_t D = embedding.dim(1);
+    const std::vector<float> e = embedding.to(Device::cpu).to_vector();
+    std::vector<float> out;
+    for (int64_t j = 0; j < kappa; ++j)
+      out.insert(out.end(), e.begin() + eos * D, e.begin() + (eos + 1) * D);
+    return Tensor::from_f32(out, {kappa, D});
+  }
+
+  // A checkpoint to start from may hold a summary table (a compressor trained before):
+  // it must be κ × the model's width; it is then trained on.
+  void check_init_table(const std::string& checkpoint) {
+    if (!rule_.summarize) return;
+    const CheckpointContents c = read_checkpoint(checkpoint, false);
+    const auto it = c.params.find(kTableName);
+    if (it == c.params.end()) return;
+    const Shape want{o_.kappa, c.config.dim};
+    if (it->second.shape() != want)
+      fail(name_, ": the summary table of ", checkpoint, " is ", shape_str(it->second.shape()),
+           ", expected ", shape_str(want), " (--", name_, ".kappa ", o_.kappa, ", model dim ",
+           c.config.dim, ")");
+    init_table_ = it->second;
+  }
+
+  const char* name_;
+  Options o_;
+  exp::TrainLoopOptions t_;
+  Segmenting segmenting_;
+  TrainingRule rule_;
+  LastSegmentOptions eval_;
+  std::unique_ptr<data::Tokenizer> tok_;
+  std::shared_ptr<data::TokenDataset> train_set_, valid_set_;
+  std::unique_ptr<data::DocumentWindows> train_windows_, valid_windows_;
+  Tensor init_table_, table_init_;
+};
+
+}  // namespace
+}  // namespace condense::autocompressor
+
+namespace condense::methods {
+
+std::unique_ptr<Method> make_autocompressor() {
+  return std::make_unique<autocompressor::AutoCompressor>("autocompressor",
+                                                          autocompressor::Options{});
+}
+
+// RMT as the authors' baseline: no accumulation, fixed (equal) segments, one substep.
+std::unique_ptr<Method> make_rmt() {
+  autocompressor::Options o;
+  o.accumulate = false;
+  o.randomize = false;
+  o.substeps = 1;
+  o.segments = 4;
+  return std::make_unique<autocompressor::AutoCompressor>("rmt", o);
+}
+
+}  // namespace condense::methods

@@ -1,0 +1,293 @@
+// FoT — the Focused Transformer / LongLLaMA (Tworkowski et al., NeurIPS'23) as a method
+// (METHODS.md §4): a plain LLaMA whose memory layers (--fot.layers) attend, in one
+// softmax and without gating, to their local keys and to additional keys rotated "as
+// if first" (position 0). Training is crossbatch (crossbatch.h) over document-aware
+// k-packed batches (packing.h), with the range d switching from small to large at
+// --fot.switch_step; inference keeps a memory cache (memory_cache.h), dense or top-k.
+// The local context C is --train.seq_len in training, --fot.context at inference (the
+// same by default; set it in a run's config so that `condense eval` knows it). No
+// parameter is added.
+#include <algorithm>
+#include <filesystem>
+#include <memory>
+#include <sstream>
+
+#include "core/atomic_file.h"
+#include "core/checkpoint.h"
+#include "core/error.h"
+#include "datasets/passkey.h"
+#include "datasets/token_dataset.h"
+#include "datasets/tokenizer.h"
+#include "experiments/methods/fot/crossbatch.h"
+#include "experiments/methods/fot/packing.h"
+#include "experiments/methods/fot/passkey_task.h"
+#include "experiments/methods/method.h"
+#include "experiments/model_dir.h"
+#include "experiments/run_dir.h"
+
+namespace condense::fot {
+namespace {
+
+// "0,2" -> {0, 2}; "" or "none": no memory layer.
+std::vector<int64_t> parse_layers(const std::string& text) {
+  std::vector<int64_t> out;
+  if (text.empty() || text == "none") return out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    size_t used = 0;
+    int64_t v = 0;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != item.size())
+      fail("fot: --fot.layers '", text, "': '", item, "' is not a layer index");
+    out.push_back(v);
+  }
+  return out;
+}
+
+struct Options {
+  std::string train, tokenizer;
+  std::string layers = "0";
+  int64_t pack = 2, range = 1, range_late = -1, switch_step = 0;
+  bool stepping = true;
+  std::string memory_attention = "dense";
+  int64_t knn_k = 128, last_context = 32, context = 0;
+  std::string passkey_lengths = "1,2,4,8";
+  int passkey_per_length = 20;
+  int64_t passkey_seed = 555;
+};
+
+class Batches : public methods::BatchSource {
+ public:
+  Batches(std::unique_ptr<PackedDocuments> docs, int64_t tokens_per_batch)
+      : docs_(std::move(docs)), tokens_(tokens_per_batch) {}
+  data::TokenBatch next(int64_t& tokens) override {
+    tokens += tokens_;
+    return docs_->next();
+  }
+  int64_t position() const override { return docs_->position(); }
+  void set_position(int64_t p) override { docs_->set_position(p); }
+
+ private:
+  std::unique_ptr<PackedDocuments> docs_;
+  int64_t tokens_;
+};
+
+class Fot : public methods::Method {
+ public:
+  const char* name() const override { return "fot"; }
+
+  void add_options(cli::po::options_description& desc) override {
+    namespace po = cli::po;
+    desc.add_options()("data.train", po::value(&o_.train)->default_value(""),
+                       "training .h5 (documents)")(
+        "data.tokenizer", po::value(&o_.tokenizer)->required(), "SentencePiece .model")(
+        "fot.layers", po::value(&o_.layers)->default_value(o_.layers),
+        "memory layers, e.g. 0,2 (none: no memory, the control)")(
+        "fot.pack", po::value(&o_.pack)->default_value(o_.pack),
+        "k: consecutive batch entries per document")(
+        "fot.range", po::value(&o_.range)->default_value(o_.range),
+        "crossbatch range d: earlier entries a memory layer sees (0: none)")(
+        "fot.stepping", po::value(&o_.stepping)->default_value(o_.stepping),
+        "cross_batch_stepping: a mix of ranges over each pack")(
+        "fot.range_late", po::value(&o_.range_late)->default_value(o_.range_late),
+        "the larger d from --fot.switch_step on (-1: keep --fot.range)")(
+        "fot.switch_step", po::value(&o_.switch_step)->default_value(o_.switch_step),
+        "the step at which d becomes --fot.range_late")(
+        "fot.memory_attention", po::value(&o_.memory_attention)->default_value("dense"),
+        "dense | knn (each query's top-k memory keys)")(
+        "fot.knn_k", po::value(&o_.knn_k)->default_value(o_.knn_k), "k of knn memory attention")(
+        "fot.context", po::value(&o_.context)->default_value(o_.context),
+        "local context C at inference: window and local cache (0: --train.seq_len)")(
+        "fot.last_context", po::value(&o_.last_context)->default_value(o_.last_context),
+        "trailing prompt tokens kept in the local cache")(
+        "fot.passkey_lengths", po::value(&o_.passkey_lengths)->default_value(o_.passkey_lengths),
+        "passkey prompt lengths as multiples of the local context")(
+        "fot.passkey_per_length",
+        po::value(&o_.passkey_per_length)->default_value(o_.passkey_per_length),
+        "passkey prompts per length")("fot.passkey_seed",
+                                      po::value(&o_.passkey_seed)->default_value(o_.passkey_seed),
+                                      "seed of the first passkey prompt");
+  }
+
+  void open(const exp::TrainLoopOptions& train, bool training) override {
+    t_ = train;
+    layers_ = parse_layers(o_.layers);
+    if (o_.memory_attention != "dense" && o_.memory_attention != "knn")
+      fail("fot: --fot.memory_attention must be dense or knn, not '", o_.memory_attention, "'");
+    if (o_.knn_k <= 0) fail("fot: --fot.knn_k must be positive, got ", o_.knn_k);
+    check_shape({train.batch_size, o_.pack, o_.range, o_.stepping});
+    if (o_.range_late >= 0) check_shape({train.batch_size, o_.pack, o_.range_late, o_.stepping});
+    multiples_.clear();
+    for (int m : cli::parse_int_list(o_.passkey_lengths, "--fot.passkey_lengths"))
+      multiples_.push_back(m);
+    if (o_.passkey_per_length <= 0)
+      fail("fot: --fot.passkey_per_length must be positive, got ", o_.passkey_per_length);
+    memory_options(LlamaConfig{}, /*check=*/false);
+    if (!train.init_from.empty())
+      check_layers(read_checkpoint_config(exp::checkpoint_in(train.init_from)));
+    tok_ = std::make_unique<data::Tokenizer>(data::Tokenizer::load(o_.tokenizer));
+    // A passkey length below a prompt's shortest fails now, not after training.
+    const int64_t shortest = *std::min_element(multiples_.begin(), multiples_.end()) * window();
+    for (int i = 0; i < o_.passkey_per_length; ++i)
+      data::passkey_sample(*tok_, shortest, static_cast<uint32_t>(o_.passkey_seed + i));
+    if (!training) return;
+    if (o_.train.empty()) fail("fot: training needs --data.train (a documents .h5)");
+    set_ = std::make_unique<data::TokenDataset>(data::TokenDataset::open(o_.train, *tok_));
+  }
+
+  std::string tokenizer_path() const override { return o_.tokenizer; }
+
+  methods::ModelStart model_start(const LlamaConfig& requested,
+                                  const std::string& init_from) override {
+    methods::ModelStart start;
+    start.config = requested;
+    if (start.config.vocab_size == 0) start.config.vocab_size = tok_->vocab_size();
+    if (!init_from.empty()) {
+      start.checkpoint = exp::checkpoint_in(init_from);
+      start.config = read_checkpoint_config(start.checkpoint);
+    }
+    check_layers(start.config);
+    return start;
+  }
+
+  void check_model(const LlamaConfig& model, const std::string&) const override {
+    check_layers(model);
+  }
+
+  std::string describe_data() const override {
+    return "data: " + std::to_string(set_->size()) + " documents from " + o_.train + ", packs of " +
+           std::to_string(o_.pack);
+  }
+  std::string describe_model(const LlamaConfig&) const override {
+    std::string d = "; fot memory layers " + (layers_.empty() ? std::string("none") : o_.layers) +
+                    ", crossbatch d " + std::to_string(o_.range);
+    if (o_.range_late >= 0)
+      d +=
+          " then " + std::to_string(o_.range_late) + " from step " + std::to_string(o_.switch_step);
+    return d + ", local context " + std::to_string(window());
+  }
+
+  std::unique_ptr<methods::BatchSource> batches(int dp_rank, int dp_size) override {
+    auto docs = std::make_unique<PackedDocuments>(*set_, t_.batch_size, t_.seq_len, o_.pack,
+                                                  tok_->bos_id(), tok_->eos_id(), dp_rank, dp_size);
+    auto b = std::make_unique<Batches>(std::move(docs), t_.batch_size * t_.seq_len);
+    source_ = b.get();
+    return b;
+  }
+
+  double step_flops(exp::Engine&) const override { return 0; }  // crossbatch varies the keys
+
+  // One crossbatch forward pass per micro-batch; d from the step the batches belong to
+  // (0-based: the batches served so far, which a resumed run restores, per step).
+  std::pair<double, float> train_step(exp::Engine& engine,
+                                      const std::vector<data::TokenBatch>& batches) override {
+    const int64_t step = source_ ? (source_->position() - 1) / t_.grad_accum : 0;
+    const int64_t range = RangeSchedule{o_.range, o_.range_late, o_.switch_step}.at(step);
+    return engine.step_passes(name(), [&](parallel::PassContext& ctx) {
+      Llama& model = ctx.model();
+      for (const data::TokenBatch& b : batches) {
+        if (b.rows == 0) continue;
+        data::BatchTensors bt = data::to_tensors(b, model.device());
+        const CrossbatchHooks hooks =
+            crossbatch_hooks({b.rows, o_.pack, layers_.empty() ? 0 : range, o_.stepping}, b.T,
+                             layers_, model.config().n_layers, model.device());
+        bt.args.row_gather = &hooks.gather;
+        bt.args.layer_mask = &hooks.mask;
+        bt.args.training = true;
+        ctx.loss_sum(model.hidden(ctx.tape(), bt.args), bt.targets);
+      }
+    });
+  }
+
+  std::vector<std::string> tasks() const override { return {"passkey"}; }
+
+  bool evaluated(const std::string& run_dir, int64_t step) const override {
+    return std::filesystem::exists(summary(run_dir, step));
+  }
+
+  std::string evaluate(const std::string& task, const Llama& model, int64_t step,
+                       const std::string& run_dir, const exp::RunDir* metrics) override {
+    if (task != "passkey") return Method::evaluate(task, model, step, run_dir, metrics);
+    const MemoryOptions mem = memory_options(model.config(), true);
+    std::vector<int64_t> lengths;
+    for (int64_t m : multiples_) lengths.push_back(m * mem.window);
+    const std::vector<PasskeyResult> res = passkey_accuracy(
+        model, *tok_, mem, lengths, o_.passkey_per_length, static_cast<uint32_t>(o_.passkey_seed));
+    nlohmann::json per = nlohmann::json::array();
+    std::string line = "passkey accuracy:";
+    nlohmann::json log = {{"step", step}};
+    for (size_t i = 0; i < res.size(); ++i) {
+      per.push_back({{"length", res[i].length},
+                     {"multiple_of_context", multiples_[i]},
+                     {"correct", res[i].correct},
+                     {"prompts", res[i].total},
+                     {"accuracy", res[i].accuracy()}});
+      char part[64];
+      std::snprintf(part, sizeof part, " %lldx %.2f", static_cast<long long>(multiples_[i]),
+                    res[i].accuracy());
+      line += part;
+      log["passkey_" + std::to_string(multiples_[i]) + "x"] = res[i].accuracy();
+    }
+    const nlohmann::json j = {{"step", step},
+                              {"local_context", mem.window},
+                              {"memory_layers", mem.layers},
+                              {"memory_attention", o_.memory_attention},
+                              {"knn_k", mem.knn},
+                              {"last_context", mem.last_context},
+                              {"seed", o_.passkey_seed},
+                              {"lengths", per}};
+    std::filesystem::create_directories(run_dir + "/eval");
+    write_file_atomically(summary(run_dir, step), j.dump(2) + "\n");
+    if (metrics) metrics->log(log);
+    return line;
+  }
+
+ private:
+  static std::string summary(const std::string& run_dir, int64_t step) {
+    return run_dir + "/eval/passkey-" + std::to_string(step) + ".json";
+  }
+
+  void check_layers(const LlamaConfig& model) const {
+    for (int64_t l : layers_)
+      if (l < 0 || l >= model.n_layers)
+        fail("fot: memory layer ", l, " is out of range: the model has layers 0..",
+             model.n_layers - 1);
+  }
+
+  int64_t window() const { return o_.context > 0 ? o_.context : t_.seq_len; }
+
+  MemoryOptions memory_options(const LlamaConfig& model, bool check) const {
+    MemoryOptions m;
+    m.layers = layers_;
+    m.window = window();
+    m.last_context = o_.last_context;
+    m.knn = o_.memory_attention == "knn" ? o_.knn_k : 0;
+    if (check) {
+      check_memory_options(m, model);
+    } else if (m.last_context < 0 || m.last_context > m.window) {
+      fail("fot: --fot.last_context ", m.last_context, " must be in [0, ", m.window,
+           "] (at most the local context)");
+    }
+    return m;
+  }
+
+  Options o_;
+  exp::TrainLoopOptions t_;
+  std::vector<int64_t> layers_, multiples_;
+  std::unique_ptr<data::Tokenizer> tok_;
+  std::unique_ptr<data::TokenDataset> set_;
+  methods::BatchSource* source_ = nullptr;
+};
+
+}  // namespace
+}  // namespace condense::fot
+
+namespace condense::methods {
+std::unique_ptr<Method> make_fot() {
+  return std::make_unique<fot::Fot>();
+}
+}  // namespace condense::methods

@@ -1,0 +1,167 @@
+// FoT inference with a memory cache (experiments/methods/fot/memory_cache.h): windows
+// pushed to memory equal one crossbatch pass over the same windows (each sees the
+// earlier ones as memory), the prompt splits into windows and a local part, a full
+// local cache moves to memory whole, and top-k memory attention with k >= memory is
+// dense attention.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "eval/topk_attention.h"
+#include "experiments/methods/fot/crossbatch.h"
+#include "experiments/methods/fot/memory_cache.h"
+#include "model_test_util.h"
+
+namespace condense {
+namespace {
+
+using testing::error_of;
+using testing::random_ids;
+using testing::small_config;
+
+std::vector<int32_t> row(const Tensor& ids, int64_t r) {
+  const std::vector<int32_t> all = ids.to_i32_vector();
+  const int64_t T = ids.dim(1);
+  return {all.begin() + r * T, all.begin() + (r + 1) * T};
+}
+
+// With two memory layers the second one's memory holds keys computed after the first
+// one's memory attention: the same in both, window after window.
+TEST(FotMemory, WindowsPushedToMemoryEqualOneCrossbatchPass) {
+  const LlamaConfig c = small_config(3);
+  Llama model(c, 21);
+  const int64_t W = 4, N = 5, V = c.vocab_size;
+  const Tensor ids = random_ids(N, W, V, 7);
+  fot::MemoryCache cache(model, {{1, 2}, W, 0, 0});
+  // One document in N consecutive entries; entry i sees entries i-1..0.
+  const fot::CrossbatchHooks h =
+      fot::crossbatch_hooks({N, N, N - 1, false}, W, {1, 2}, c.n_layers, Device::cpu);
+  Tape no_grad(false);
+  ForwardArgs a = ForwardArgs::tokens(ids);
+  a.row_gather = &h.gather;
+  a.layer_mask = &h.mask;
+  const std::vector<float> one_pass = model.forward(no_grad, a).value().to_vector();
+  for (int64_t i = 0; i < N; ++i) {
+    const std::vector<float> got = cache.push_window(row(ids, i)).to_vector();
+    for (int64_t j = 0; j < W * V; ++j)
+      ASSERT_NEAR(got[static_cast<size_t>(j)], one_pass[static_cast<size_t>(i * W * V + j)], 1e-4)
+          << "window " << i << " element " << j;
+    EXPECT_EQ(cache.memory_tokens(1), (i + 1) * W);
+    EXPECT_EQ(cache.memory_tokens(0), 0);  // not a memory layer
+  }
+  // Without memory layers every window stands alone.
+  fot::MemoryCache none(model, {{}, W, 0, 0});
+  none.push_window(row(ids, 0));
+  const std::vector<float> alone = none.push_window(row(ids, 1)).to_vector();
+  const std::vector<float> plain =
+      model.forward(no_grad, ForwardArgs::tokens(Tensor::from_i32(row(ids, 1), {1, W})))
+          .value()
+          .to_vector();
+  for (size_t j = 0; j < alone.size(); ++j) ASSERT_NEAR(alone[j], plain[j], 1e-5);
+}
+
+TEST(FotMemory, PrefillSplitsWindowsAndTheLastContext) {
+  Llama model(small_config(2), 3);
+  fot::MemoryCache cache(model, {{1}, 4, 3, 0});
+  const std::vector<int32_t> ids = row(random_ids(1, 11, 48, 2), 0);
+  const std::vector<float> logits = cache.prefill(ids);
+  EXPECT_EQ(logits.size(), 48u);
+  EXPECT_EQ(cache.memory_tokens(1), 8);  // windows [0,4) and [4,8)
+  EXPECT_EQ(cache.local_tokens(), 3);
+  // The local part sees the memory: its logits equal the third window pushed alone.
+  fot::MemoryCache windows(model, {{1}, 4, 0, 0});
+  windows.push_window({ids.begin(), ids.begin() + 4});
+  windows.push_window({ids.begin() + 4, ids.begin() + 8});
+  const std::vector<float> w = windows.push_window({ids.begin() + 8, ids.end()}).to_vector();
+  for (size_t j = 0; j < 48; ++j) ASSERT_NEAR(logits[j], w[w.size() - 48 + j], 1e-5);
+}
+
+// Tokens one at a time through a local cache of 4: each overflow moves all 4 to memory.
+TEST(FotMemory, FlushAtOverflowKeepsEveryTokensKeysAndValuesOnce) {
+  const LlamaConfig c = small_config(2);
+  Llama model(c, 8);
+  fot::MemoryCache cache(model, {{1}, 4, 0, 0});
+  const std::vector<int32_t> ids = row(random_ids(1, 11, c.vocab_size, 5), 0);
+  std::vector<float> expected_memory;  // every layer-1 key, in order, when it was local
+  for (size_t n = 0; n < ids.size(); ++n) {
+    const int64_t before = cache.local_tokens();
+    std::vector<float> local_keys;
+    if (before > 0) local_keys = cache.local(1).k.value().to_vector();
+    cache.extend_local({ids[n]});
+    if (before == 4) {  // flushed: the old local cache is now the memory's tail
+      expected_memory.insert(expected_memory.end(), local_keys.begin(), local_keys.end());
+      EXPECT_EQ(cache.local_tokens(), 1);
+      EXPECT_EQ(cache.memory(1).k.value().to_vector(), expected_memory);
+      EXPECT_FALSE(cache.memory(0).k.defined());  // other layers drop it
+    }
+    EXPECT_EQ(cache.memory_tokens(1) + cache.local_tokens(), static_cast<int64_t>(n + 1));
+  }
+  EXPECT_EQ(cache.memory_tokens(1), 8);
+  // Each of the 11 tokens' keys appears once in memory ++ local (no copy, no loss).
+  std::vector<float> all = cache.memory(1).k.value().to_vector();
+  const std::vector<float> local = cache.local(1).k.value().to_vector();
+  all.insert(all.end(), local.begin(), local.end());
+  const size_t width = static_cast<size_t>(c.n_kv_heads * c.head_dim());
+  ASSERT_EQ(all.size(), ids.size() * width);
+  std::set<std::vector<float>> distinct;
+  for (size_t t = 0; t < ids.size(); ++t)
+    distinct.insert(std::vector<float>(all.begin() + t * width, all.begin() + (t + 1) * width));
+  EXPECT_EQ(distinct.size(), ids.size());
+}
+
+TEST(FotMemory, TopKWithKAtLeastTheMemoryIsDenseAttention) {
+  Llama model(small_config(3), 4);
+  const std::vector<int32_t> ids = row(random_ids(1, 18, 48, 6), 0);
+  fot::MemoryCache dense(model, {{1, 2}, 4, 2, 0});
+  fot::MemoryCache exact(model, {{1, 2}, 4, 2, 16});  // 16 memory tokens, k = 16
+  fot::MemoryCache small(model, {{1, 2}, 4, 2, 1});
+  const std::vector<float> d = dense.prefill(ids), e = exact.prefill(ids), s = small.prefill(ids);
+  double diff_small = 0;
+  for (size_t j = 0; j < d.size(); ++j) {
+    ASSERT_NEAR(e[j], d[j], 1e-5) << j;
+    diff_small = std::max(diff_small, static_cast<double>(std::abs(s[j] - d[j])));
+  }
+  EXPECT_GT(diff_small, 1e-4);  // k = 1 does change the answer
+  // And through generation, where the local cache flushes into memory (20 tokens then).
+  fot::MemoryCache large(model, {{1, 2}, 4, 2, 20});
+  EXPECT_EQ(dense.greedy(d, 6), large.greedy(large.prefill(ids), 6));
+  EXPECT_EQ(dense.memory_tokens(1), 20);
+}
+
+TEST(FotMemory, TopKIndicesAndAttentionReference) {
+  const std::vector<float> sc = {0.5f, 2.0f, -1.0f, 2.0f, 1.0f};
+  EXPECT_EQ(eval::top_k_indices(sc.data(), 5, 3), (std::vector<int64_t>{1, 3, 4}));
+  EXPECT_EQ(eval::top_k_indices(sc.data(), 5, 9).size(), 5u);
+  // One query, one head, memory of 3 keys, k = 1: the output is a softmax over the best
+  // memory key and the local key only.
+  const Tensor q = Tensor::from_f32({1, 0}, {1, 1, 1, 2});
+  const Tensor k = Tensor::from_f32({0.1f, 0, 3, 0, 2, 0, 1, 0}, {1, 4, 1, 2});
+  const Tensor v = Tensor::from_f32({10, 0, 20, 0, 30, 0, 40, 0}, {1, 4, 1, 2});
+  const std::vector<float> o =
+      eval::topk_memory_attention(q, k, v, Tensor(), 3, 1, 1.0f).to_vector();
+  const double w3 = std::exp(3.0), w1 = std::exp(1.0);
+  EXPECT_NEAR(o[0], (20 * w3 + 40 * w1) / (w3 + w1), 1e-4);
+  EXPECT_NE(error_of([&] {
+              eval::topk_memory_attention(q, k, v, Tensor(), 3, 0, 1.0f);
+            }).find("k must be positive"),
+            std::string::npos);
+}
+
+TEST(FotMemory, BadOptionsAreOneLineErrors) {
+  Llama model(small_config(2), 1);
+  EXPECT_NE(error_of([&] {
+              fot::MemoryCache(model, {{2}, 4, 0, 0});
+            }).find("memory layer 2"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] {
+              fot::MemoryCache(model, {{1}, 4, 5, 0});
+            }).find("last_context"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] {
+              fot::MemoryCache(model, {{1}, 4, 0, -1});
+            }).find("knn"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace condense

@@ -7,7 +7,8 @@
 // the method's results table in DIR (gist: rouge.{csv,md,svg}, the paper's table);
 // stdout gets its Markdown. Every option except the sweep's own goes to the runs
 // unchanged. --sweep.list and --sweep.only split the grid into jobs
-// (slurm/gist_sweep.sh: one array task per point, then this command again for the table).
+// (slurm/sweep.sh: --sweep.prepare first, one array task per point, then this command
+// again for the table).
 #include <filesystem>
 #include <iostream>
 
@@ -96,9 +97,12 @@ int sweep(const cli::Args& args) {
     if (!known)
       fail("sweep: --sweep.only ", o.only, " is not a point of the grid (see --sweep.list)");
   }
+  if (o.prepare && !o.only.empty())
+    fail("sweep: --sweep.prepare and --sweep.only exclude each other");
   fs::create_directories(o.dir);
   // A lone grid point runs beside others (array tasks): only the whole sweep builds data.
   method->prepare_data(o.only.empty());
+  if (o.prepare) return 0;
 
   std::vector<std::string> run_dirs;
   for (size_t i = 0; i < points.size(); ++i) {

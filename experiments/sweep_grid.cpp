@@ -16,7 +16,10 @@ void add_sweep_options(cli::po::options_description& desc, SweepOptions& o) {
       "print the grid points' run names, one per line, and stop")(
       "sweep.only", po::value(&o.only)->default_value(""),
       "train and evaluate this grid point alone (a name --sweep.list prints), without preparing "
-      "data or writing the table: one task of a SLURM array (slurm/gist_sweep.sh)");
+      "data or writing the table: one task of a SLURM array (slurm/sweep.sh)")(
+      "sweep.prepare", po::bool_switch(&o.prepare),
+      "build the data the method can build from its sources, and stop (the job before the "
+      "array)");
 }
 
 namespace {

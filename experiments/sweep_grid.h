@@ -15,12 +15,13 @@ namespace condense::exp {
 
 struct SweepOptions {
   std::string dir;
-  std::string grid;   // "" : the method's default grid
-  bool list = false;  // print the grid points' names and stop
-  std::string only;   // run this grid point alone, without the table (a SLURM array task)
+  std::string grid;      // "" : the method's default grid
+  bool list = false;     // print the grid points' names and stop
+  std::string only;      // run this grid point alone, without the table (a SLURM array task)
+  bool prepare = false;  // build the method's data and stop (the job before the array)
 };
 
-// [sweep] dir, grid, list, only.
+// [sweep] dir, grid, list, only, prepare.
 void add_sweep_options(cli::po::options_description& desc, SweepOptions& o);
 
 struct GridPoint {

@@ -1,8 +1,9 @@
 // The scripts in slurm/ on a real single-node SLURM (slurm/local-cluster.sh starts
 // one when none answers, and stops it again afterwards):
-// - slurm/gist_sweep.sh runs the gisting smoke sweep as three dependent jobs
+// - slurm/sweep.sh runs the gisting smoke sweep as three dependent jobs
 //   (prepare, an array task per grid point, the table): all complete, each array task
-//   trains its own point, and the table job finds every run finished;
+//   trains its own point, and the table job finds every run finished; the same script
+//   runs a CCM grid (attention type x n_tok x sink) and resubmitting it skips every run;
 // - slurm/condense.sbatch with two tasks trains a grid point data-parallel over two
 //   srun-launched MPI ranks with the losses of the array task's single rank (1e-5).
 // Needs root and slurm-wlm + munge (tools/install-deps.sh); skipped otherwise.
@@ -103,9 +104,49 @@ TempDir* SlurmJobs::dir_ = nullptr;
 bool SlurmJobs::started_ = false;
 std::string SlurmJobs::skip_;
 
+TEST_F(SlurmJobs, CcmGridRunsAsAnArrayAndAResubmissionSkipsFinishedRuns) {
+  const std::string model = dir_->file("ccm-model"), recall = dir_->file("recall.h5");
+  ASSERT_EQ(import_stories260k(model, dir_->path()).exit_code, 0);
+  for (const std::string& out : {recall, dir_->file("recall-valid.h5")})
+    ASSERT_EQ(run_condense({"data", "recall", "--dialogues", "60", "--max_facts", "3",
+                            "--tokenizer", model + "/tokenizer.model", "--out", out},
+                           dir_->path())
+                  .exit_code,
+              0);
+  const std::string options =
+      "--config " + shell_quote(source_path("experiments/configs/ccm/smoke.cfg")) +
+      " --data.train " + shell_quote(recall) + " --data.valid " +
+      shell_quote(dir_->file("recall-valid.h5")) + " --data.tokenizer " +
+      shell_quote(model + "/tokenizer.model") + " --train.init_from " + shell_quote(model) +
+      " --train.steps 4 --ccm.eval_dialogues 8 --sweep.dir " + shell_quote(dir_->file("ccm")) +
+      " --sweep.grid 'ccm.attn=concat_recur,merge_recur ccm.n_tok=1 ccm.sink=false,true'";
+  const std::vector<std::string> points = {"concat_recur-1-false", "concat_recur-1-true",
+                                           "merge_recur-1-false", "merge_recur-1-true"};
+  for (int round = 0; round < 2; ++round) {
+    const auto submit = shell("bash " + shell_quote(source_path("slurm/sweep.sh")) + " " + options);
+    ASSERT_EQ(submit.exit_code, 0) << submit.err;
+    std::vector<std::string> jobs;
+    std::istringstream ids(submit.out);
+    for (std::string id; std::getline(ids, id);) jobs.push_back(id);
+    ASSERT_EQ(jobs.size(), 3u) << submit.out;
+    EXPECT_EQ(wait_for(jobs), (std::vector<std::string>(3, "COMPLETED")))
+        << shell("tail -n 5 slurm-*.out").out;
+    for (size_t i = 0; i < points.size(); ++i) {
+      const std::string log =
+          slurp(dir_->file("slurm-" + jobs[1] + "_" + std::to_string(i) + ".out"));
+      // The first submission trains each point in its own task; the second skips it.
+      EXPECT_NE(log.find(points[i] + (round == 0 ? ": starting" : ": finished, skipped")),
+                std::string::npos)
+          << log;
+    }
+  }
+  const std::string csv = slurp(dir_->file("ccm/dialogue.csv"));
+  for (const auto& p : points) EXPECT_NE(csv.find("\n" + p + ","), std::string::npos) << csv;
+}
+
 TEST_F(SlurmJobs, GistSweepRunsAsDependentJobsAndRanksLaunchBySrun) {
   const auto submit =
-      shell("bash " + shell_quote(source_path("slurm/gist_sweep.sh")) + " " + sweep_options());
+      shell("bash " + shell_quote(source_path("slurm/sweep.sh")) + " " + sweep_options());
   ASSERT_EQ(submit.exit_code, 0) << submit.err;
   std::vector<std::string> jobs;
   std::istringstream ids(submit.out);

@@ -5,9 +5,8 @@
 //     with the task's one-line summary (`seen_rougeL=<n> unseen_rougeL=<n> human_rougeL=<n>`).
 //     The method's own options default to what the run was trained with (its config.cfg).
 //   condense bench --method NAME [options]: the method's benchmark (gist: caching).
+//   condense chat --method NAME [options]: an interactive dialogue on stdin/stdout (ccm).
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 
 #include "core/checkpoint.h"
@@ -15,38 +14,10 @@
 #include "experiments/device.h"
 #include "experiments/methods/registry.h"
 #include "experiments/model_dir.h"
+#include "experiments/run_dir.h"
 #include "experiments/sweep_grid.h"
 
 namespace condense::cmd {
-namespace {
-
-// The top-level `method` line and the [<method>] section of a run's config.cfg (none
-// without one).
-struct RunConfig {
-  std::string method;
-  std::string section;  // INI text of the method's own options
-};
-
-RunConfig read_run_config(const std::string& run_dir, const std::string& method) {
-  const std::string path = (std::filesystem::path(run_dir) / "config.cfg").string();
-  RunConfig rc;
-  std::ifstream in(path);
-  if (!in) return rc;  // not a run directory: locating its checkpoint will say so
-  std::string section;
-  for (std::string line; std::getline(in, line);) {
-    if (line.size() > 1 && line.front() == '[' && line.back() == ']') {
-      section = line.substr(1, line.size() - 2);
-    } else if (section.empty() && line.rfind("method = ", 0) == 0) {
-      rc.method = line.substr(9);
-    } else if (section == method) {
-      rc.section += line + "\n";
-    }
-  }
-  if (!rc.section.empty()) rc.section = "[" + method + "]\n" + rc.section;
-  return rc;
-}
-
-}  // namespace
 
 int eval_method(const cli::Args& args) {
   const std::unique_ptr<methods::Method> method = methods::make(methods::selected("eval", args));
@@ -66,7 +37,8 @@ int eval_method(const cli::Args& args) {
   method->add_options(desc);
   // The run's own method options fill in what the command line and --config leave out.
   const std::string run_dir = cli::peek("eval", args, "run.dir", "");
-  const RunConfig rc = run_dir.empty() ? RunConfig{} : read_run_config(run_dir, method->name());
+  const exp::RunConfig rc =
+      run_dir.empty() ? exp::RunConfig{} : exp::read_run_config(run_dir, method->name());
   cli::po::variables_map vm;
   if (!cli::parse("eval", desc, args, vm, false, rc.section)) return 0;
   methods::check_foreign_options("eval", vm, *method);
@@ -82,10 +54,12 @@ int eval_method(const cli::Args& args) {
   method->open(loop, false);
 
   const exp::ModelFiles files = exp::locate_model(run_dir);
-  Llama model(read_checkpoint_config(files.checkpoint), 0);
+  const LlamaConfig config = read_checkpoint_config(files.checkpoint);
+  // Before loading, so that a checkpoint the method cannot use is the method's error.
+  method->check_model(config, files.checkpoint);
+  Llama model(config, 0);
   method->extend(model);  // the method's parameters and LoRA, filled by the checkpoint
   const int64_t step = load_checkpoint(files.checkpoint, model, nullptr).step;
-  method->check_model(model.config(), files.checkpoint);
   const Device device = exp::parse_device(loop.device);
   if (device != Device::cpu) model.to(device);
   std::cout << method->evaluate(task, model, step, run_dir, nullptr) << std::endl;
@@ -95,6 +69,11 @@ int eval_method(const cli::Args& args) {
 int bench_method(const cli::Args& args) {
   const std::unique_ptr<methods::Method> method = methods::make(methods::selected("bench", args));
   return method->bench(args);
+}
+
+int chat_method(const cli::Args& args) {
+  const std::unique_ptr<methods::Method> method = methods::make(methods::selected("chat", args));
+  return method->chat(args);
 }
 
 }  // namespace condense::cmd

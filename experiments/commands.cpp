@@ -21,6 +21,7 @@ int data_prepare(const cli::Args&);
 int data_instruct(const cli::Args&);
 int eval_method(const cli::Args&);
 int bench_method(const cli::Args&);
+int chat_method(const cli::Args&);
 int sweep(const cli::Args&);
 }  // namespace condense::cmd
 
@@ -50,6 +51,8 @@ const std::vector<Command>& commands() {
        cmd::data_instruct},
       {"bench", "a method's benchmark (--method gist: FLOPs, time, KV memory of caching)",
        cmd::bench_method},
+      {"chat", "talk to a trained run on stdin/stdout (--method ccm: compressed memory)",
+       cmd::chat_method},
       {"sweep", "train + evaluate a grid over a method's options; the method's results table",
        cmd::sweep},
   };

@@ -75,6 +75,25 @@ void RunDir::prune_checkpoints(int keep) const {
   for (size_t i = 0; i + keep < all.size(); ++i) fs::remove(all[i]);
 }
 
+RunConfig read_run_config(const std::string& run_dir, const std::string& method) {
+  const std::string path = (std::filesystem::path(run_dir) / "config.cfg").string();
+  RunConfig rc;
+  std::ifstream in(path);
+  if (!in) return rc;  // not a run directory: locating its checkpoint will say so
+  std::string section;
+  for (std::string line; std::getline(in, line);) {
+    if (line.size() > 1 && line.front() == '[' && line.back() == ']') {
+      section = line.substr(1, line.size() - 2);
+    } else if (section.empty() && line.rfind("method = ", 0) == 0) {
+      rc.method = line.substr(9);
+    } else if (section == method) {
+      rc.section += line + "\n";
+    }
+  }
+  if (!rc.section.empty()) rc.section = "[" + method + "]\n" + rc.section;
+  return rc;
+}
+
 std::string format_duration(double seconds) {
   const long s = static_cast<long>(std::max(0.0, seconds));
   char buf[32];

@@ -29,6 +29,14 @@ class RunDir {
   std::string path_;
 };
 
+// The top-level `method` line and the [<method>] section of a run's config.cfg (none
+// without one): the options a run was trained with, as defaults for eval and chat.
+struct RunConfig {
+  std::string method;
+  std::string section;  // INI text of the method's own options
+};
+RunConfig read_run_config(const std::string& run_dir, const std::string& method);
+
 // Where a run directory keeps its checkpoint of `step`.
 std::string checkpoint_path(const std::string& run_dir, int64_t step);
 

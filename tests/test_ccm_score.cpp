@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 #include <random>
 
 #include "experiments/methods/ccm/adapter.h"
@@ -94,8 +95,20 @@ TEST(CcmScore, OnlinePerplexityIsTheOnePassOneAndMemoryIsPerType) {
   for (Attn a : {Attn::concat_recur, Attn::merge_recur}) {
     const Layout l = layout(a);
     const Model m(l);
-    const DialogueScore s = score_dialogues(m.m, m.table(), l, f.dialogues, 2, 0);
+    const DialogueScores sc = score_dialogues(m.m, m.table(), l, f.dialogues, 2, 0);
+    const DialogueScore& s = sc.all;
     EXPECT_EQ(s.dialogues, 5);
+    // Each dialogue lands in the bucket of its own number of context turns.
+    std::map<int64_t, int64_t> per_turns;
+    for (const auto& t : f.turns) ++per_turns[static_cast<int64_t>(t.size()) - 2];
+    ASSERT_EQ(sc.by_context_turns.size(), per_turns.size());
+    for (const auto& [t, n] : per_turns) {
+      ASSERT_TRUE(sc.by_context_turns.count(t)) << t;
+      EXPECT_EQ(sc.by_context_turns.at(t).dialogues, n) << t;
+      EXPECT_EQ(sc.by_context_turns.at(t).memory_entries,
+                a == Attn::concat_recur ? 2 * t * n : 2 * n)
+          << t;
+    }
     EXPECT_EQ(s.tokens, y_tokens);  // EOS is not scored
     EXPECT_NEAR(s.ppl(), one_pass_ppl(m, l, f), 1e-4 * s.ppl()) << attn_name(a);
     EXPECT_EQ(s.memory_entries, a == Attn::concat_recur ? 2 * turns : 2 * 5);
@@ -107,7 +120,7 @@ TEST(CcmScore, OnlinePerplexityIsTheOnePassOneAndMemoryIsPerType) {
         std::pair{Attn::gist, int64_t{2 * 5}}, std::pair{Attn::concat, 2 * turns},
         std::pair{Attn::merge, int64_t{2 * 5}}}) {
     const Layout l = layout(a);
-    const DialogueScore s = score_dialogues(m.m, m.table(), l, f.dialogues, 3, 0);
+    const DialogueScore s = score_dialogues(m.m, m.table(), l, f.dialogues, 3, 0).all;
     EXPECT_EQ(s.memory_entries, entries) << attn_name(a);
     EXPECT_NEAR(s.ppl(), one_pass_ppl(m, l, f), 1e-4 * s.ppl()) << attn_name(a);
   }

@@ -31,4 +31,8 @@ int Method::bench(const cli::Args&) {
   fail("bench: method ", name(), " has no benchmark");
 }
 
+int Method::chat(const cli::Args&) {
+  fail("chat: method ", name(), " has no interactive dialogue (ccm has)");
+}
+
 }  // namespace condense::methods

@@ -1,5 +1,5 @@
 // The interface every training/compression method implements, so that one set of
-// commands runs them all (`condense train|eval|bench|sweep --method NAME`):
+// commands runs them all (`condense train|eval|bench|chat|sweep --method NAME`):
 //   - options: the method's own, in its namespace (`--gist.num_tokens`), plus those of
 //     its data and task;
 //   - what it adds to the model: the model it starts from (extra vocabulary rows),
@@ -137,6 +137,8 @@ class Method {
   }
   // `condense bench --method NAME` with the remaining arguments.
   virtual int bench(const cli::Args& args);
+  // `condense chat --method NAME` with the remaining arguments: a dialogue on stdin/stdout.
+  virtual int chat(const cli::Args& args);
 };
 
 }  // namespace condense::methods

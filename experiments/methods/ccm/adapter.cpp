@@ -28,11 +28,13 @@ Tensor comp_table_init(const Tensor& embedding, int64_t rows) {
 
 void extend_model(Llama& shard, const Tensor& table_init, const AdapterOptions& o) {
   if (o.lora_r < 1) fail("ccm: --ccm.lora_r must be at least 1, got ", o.lora_r);
-  for (const Param& p : shard.params()) shard.set_trainable(p.name, false);
+  if (!o.train_base)
+    for (const Param& p : shard.params()) shard.set_trainable(p.name, false);
   ParamSpec table;
   table.name = kTableName;
   table.value = table_init;
   shard.add_param(table);
+  if (o.train_base) return;
   LoraSpec lora;
   lora.targets = {"q_proj", "k_proj", "v_proj", "o_proj"};
   lora.rank = o.lora_r;

@@ -16,6 +16,9 @@ struct AdapterOptions {
   float lora_alpha = 16;
   float lora_dropout = 0;
   uint64_t seed = 1;
+  // Train every base weight and add no LoRA: the full-context fine-tune that CCM's base
+  // gets first (METHODS.md §2.5 step 1, there a LoRA merged into the base).
+  bool train_base = false;
 };
 
 // The table's initial value [rows, D] from the base embedding [V, D]: row rows-1-k is
@@ -23,7 +26,7 @@ struct AdapterOptions {
 Tensor comp_table_init(const Tensor& embedding, int64_t rows);
 
 // Adds the table (first stage, replicated) and the LoRA pairs to this shard and
-// freezes everything else.
+// freezes everything else (with train_base: only adds the table).
 void extend_model(Llama& shard, const Tensor& table_init, const AdapterOptions& o);
 
 }  // namespace condense::ccm

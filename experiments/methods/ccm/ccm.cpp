@@ -1,9 +1,9 @@
 // CCM (Kim et al., ICLR'24) as a method: dialogues (the DailyDialog converter's format,
 // or the synthetic recall set) become one-pass batches of every time step (batch.h),
 // trained on the target turn through a conditional LoRA and a separate <COMP>/<SUM>
-// table over a frozen base (adapter.h). A step runs as the method's own forward
-// passes (the <COMP>/<SUM> embeddings come from the table), so it trains at one rank
-// and on tensor- and data-parallel grids.
+// table over a frozen base (adapter.h). A step is the engine's plain one: the batches
+// name the table rows of their <COMP>/<SUM> tokens, which the model's first stage
+// embeds, so it trains at one rank and on any tp × pp × dp grid.
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -16,10 +16,14 @@
 #include "datasets/token_dataset.h"
 #include "datasets/tokenizer.h"
 #include "eval/kv_prefix.h"
+#include "experiments/cmd_data.h"
 #include "experiments/methods/ccm/adapter.h"
 #include "experiments/methods/ccm/batch.h"
+#include "experiments/methods/ccm/commands.h"
 #include "experiments/methods/ccm/layout.h"
+#include "experiments/methods/ccm/run.h"
 #include "experiments/methods/ccm/score.h"
+#include "experiments/methods/ccm/stream.h"
 #include "experiments/methods/method.h"
 #include "experiments/model_dir.h"
 #include "experiments/run_dir.h"
@@ -36,15 +40,23 @@ struct Options {
   int64_t lora_r = 8;
   float lora_alpha = 16;
   int64_t min_turns = 3;
+  bool train_base = false;
+  std::string eval_turns;  // "3,4,6,10,15": score each dialogue cut to n turns; "": whole
+  bool eval_generate = true;
+  int64_t max_turn_tokens = 0;
 };
 
 // A dialogue dataset's turns, per dialogue.
 struct Dialogues {
   std::vector<std::vector<std::span<const int32_t>>> turns;
   std::shared_ptr<data::TokenDataset> set;  // owns the tokens the spans point into
+  int64_t dropped = 0;                      // dialogues left out for a turn too long
 };
 
-Dialogues read_dialogues(const std::string& path, const data::Tokenizer& tok) {
+// Leaves out the dialogues with a turn longer than `max_turn_tokens` (0: none), as the
+// reference filters DailyDialog (METHODS.md §2.9).
+Dialogues read_dialogues(const std::string& path, const data::Tokenizer& tok,
+                         int64_t max_turn_tokens) {
   Dialogues d;
   d.set = std::make_shared<data::TokenDataset>(data::TokenDataset::open(path, tok));
   if (d.set->info().kind != "dialogue" || !d.set->has_spans("turn"))
@@ -55,10 +67,19 @@ Dialogues read_dialogues(const std::string& path, const data::Tokenizer& tok) {
     if (off[i + 1] - off[i] < 2)
       fail("ccm: dialogue ", i, " of ", path, " has fewer than 2 turns (a query and a target)");
     std::vector<std::span<const int32_t>> t;
-    for (int64_t r = off[i]; r < off[i + 1]; ++r) t.push_back(d.set->span_tokens("turn", r));
-    d.turns.push_back(std::move(t));
+    bool too_long = false;
+    for (int64_t r = off[i]; r < off[i + 1]; ++r) {
+      t.push_back(d.set->span_tokens("turn", r));
+      too_long |= max_turn_tokens > 0 && static_cast<int64_t>(t.back().size()) > max_turn_tokens;
+    }
+    if (too_long)
+      ++d.dropped;
+    else
+      d.turns.push_back(std::move(t));
   }
-  if (d.turns.empty()) fail("ccm: ", path, " has no dialogue");
+  if (d.turns.empty())
+    fail("ccm: ", path, " has no dialogue",
+         d.dropped ? " with every turn within --ccm.max_turn_tokens" : "");
   return d;
 }
 
@@ -145,7 +166,18 @@ class Ccm : public methods::Method {
         "ccm.lora_alpha", po::value(&o_.lora_alpha)->default_value(o_.lora_alpha),
         "conditional LoRA alpha")("ccm.min_turns", po::value(&o_.min_turns)->default_value(3),
                                   "training keeps the first k turns, k uniform in [min_turns, "
-                                  "len] (0: every turn; the recall set needs all)");
+                                  "len] (0: every turn; the recall set needs all)")(
+        "ccm.train_base", po::value(&o_.train_base)->default_value(false),
+        "train every base weight, no LoRA (the full-context fine-tune a CCM base gets first)")(
+        "ccm.eval_turns", po::value(&o_.eval_turns)->default_value(""),
+        "the dialogue task scores each dialogue cut to its first n turns, for each n of this "
+        "list (dialogues shorter than n are left out of n); empty: each dialogue whole")(
+        "ccm.eval_generate", po::value(&o_.eval_generate)->default_value(true),
+        "the dialogue task also decodes greedily for exact match (false: perplexity only)")(
+        "ccm.max_turn_tokens", po::value(&o_.max_turn_tokens)->default_value(0),
+        "leave out dialogues with a turn longer than this, in training and evaluation (0: "
+        "keep all)");
+    add_stream_options(desc, stream_);
   }
 
   void open(const exp::TrainLoopOptions& train, bool training) override {
@@ -154,13 +186,19 @@ class Ccm : public methods::Method {
     layout_.n_tok = o_.n_tok;
     layout_.sink = o_.sink;
     check_layout(layout_);
+    // The run's table has table_rows(attn, n_tok) rows whatever the type, `no` included.
+    if (o_.n_tok < 1)
+      fail("ccm: --ccm.n_tok must be at least 1 (rows of the <COMP>/<SUM> table), got ", o_.n_tok);
     if (o_.min_turns < 0) fail("ccm: --ccm.min_turns must be 0 or more, got ", o_.min_turns);
+    eval_turn_counts();  // fails now on a malformed list
     tok_ = std::make_unique<data::Tokenizer>(data::Tokenizer::load(o_.tokenizer));
     layout_.bos = tok_->bos_id();
     layout_.eos = tok_->eos_id();
     layout_.sep = tok_->encode_continuation("\nA:");
-    if (training) dialogues_ = read_dialogues(o_.train, *tok_);
-    if (!o_.valid.empty()) valid_ = read_dialogues(o_.valid, *tok_);
+    if (o_.max_turn_tokens < 0)
+      fail("ccm: --ccm.max_turn_tokens must be 0 (no limit) or more, got ", o_.max_turn_tokens);
+    if (training) dialogues_ = read_dialogues(o_.train, *tok_, o_.max_turn_tokens);
+    if (!o_.valid.empty()) valid_ = read_dialogues(o_.valid, *tok_, o_.max_turn_tokens);
   }
 
   std::string tokenizer_path() const override { return o_.tokenizer; }
@@ -192,6 +230,7 @@ class Ccm : public methods::Method {
     a.lora_r = o_.lora_r;
     a.lora_alpha = o_.lora_alpha;
     a.seed = t_.seed;
+    a.train_base = o_.train_base;
     // Resuming: the checkpoint holds the table, any value of its shape will do here.
     const Tensor init =
         table_init_.defined()
@@ -201,12 +240,16 @@ class Ccm : public methods::Method {
   }
 
   std::string describe_data() const override {
-    return "data: " + std::to_string(dialogues_.turns.size()) + " dialogues from " + o_.train;
+    return "data: " + std::to_string(dialogues_.turns.size()) + " dialogues from " + o_.train +
+           (dialogues_.dropped ? " (" + std::to_string(dialogues_.dropped) +
+                                     " left out: a turn over --ccm.max_turn_tokens)"
+                               : "");
   }
   std::string describe_model(const LlamaConfig&) const override {
     return "; ccm " + std::string(attn_name(layout_.attn)) + " n_tok " + std::to_string(o_.n_tok) +
-           (o_.sink ? " sink" : "") + ", LoRA r " + std::to_string(o_.lora_r) +
-           " on q,k,v,o, base frozen";
+           (o_.sink ? " sink" : "") +
+           (o_.train_base ? ", every weight trained"
+                          : ", LoRA r " + std::to_string(o_.lora_r) + " on q,k,v,o, base frozen");
   }
 
   std::unique_ptr<methods::BatchSource> batches(int dp_rank, int dp_size) override {
@@ -216,9 +259,24 @@ class Ccm : public methods::Method {
 
   // The dialogue task: perplexity of the last turn (EOS excluded), exact match of the
   // greedy answer and the memory the answer reads (score.h), on data.valid.
+  // With --ccm.stream_data, also the stream task (stream.h): CCM vs window-only.
   std::vector<std::string> tasks() const override {
-    return o_.valid.empty() ? std::vector<std::string>{} : std::vector<std::string>{"dialogue"};
+    std::vector<std::string> t;
+    if (!o_.valid.empty()) t.push_back("dialogue");
+    if (!stream_.data.empty()) t.push_back("stream");
+    return t;
   }
+
+  // Before `condense eval` loads a run: its table must have the rows of the layout asked
+  // for, and a base named with --train.init_from must be the one it was trained over
+  // (unless the run trained the base itself).
+  void check_model(const LlamaConfig&, const std::string& checkpoint) const override {
+    check_table(checkpoint, layout_);
+    if (!t_.init_from.empty() && !o_.train_base) check_base(checkpoint, t_.init_from);
+  }
+
+  int chat(const cli::Args& args) override { return ccm::chat(args); }
+  int bench(const cli::Args& args) override { return ccm::bench(args); }
 
   bool evaluated(const std::string& run_dir, int64_t step) const override {
     return std::filesystem::exists(summary(run_dir, step));
@@ -226,15 +284,28 @@ class Ccm : public methods::Method {
 
   std::string evaluate(const std::string& task, const Llama& model, int64_t step,
                        const std::string& run_dir, const exp::RunDir* metrics) override {
+    if (task == "stream")
+      return evaluate_stream(stream_, model, model.param(kTableName).var.value(), layout_.n_tok,
+                             *tok_, step, run_dir);
     if (task != "dialogue") return Method::evaluate(task, model, step, run_dir, metrics);
     if (valid_.turns.empty()) fail("ccm: the dialogue task needs --data.valid");
-    std::vector<DialogueTurns> d(
-        valid_.turns.begin(),
-        valid_.turns.begin() + std::min<size_t>(valid_.turns.size(), o_.eval_dialogues));
-    const DialogueScore s = score_dialogues(model, model.param(kTableName).var.value(), layout_, d,
-                                            o_.eval_batch, tok_->eos_id());
+    const std::vector<DialogueTurns> d = eval_dialogues();
+    const DialogueScores scores =
+        score_dialogues(model, model.param(kTableName).var.value(), layout_, d, o_.eval_batch,
+                        tok_->eos_id(), o_.eval_generate);
+    const DialogueScore& s = scores.all;
     const int64_t bytes = eval::kv_bytes_per_token(model.config());
+    nlohmann::json by_turns = nlohmann::json::object();
+    for (const auto& [t, b] : scores.by_context_turns)
+      by_turns[std::to_string(t)] = {{"dialogues", b.dialogues},
+                                     {"target_tokens", b.tokens},
+                                     {"ppl", b.ppl()},
+                                     {"exact_match", b.exact_match()},
+                                     {"memory_entries", b.mean_memory()}};
     const nlohmann::json j = {{"step", step},
+                              {"valid", o_.valid},
+                              {"kv_bytes_per_entry", bytes},
+                              {"by_context_turns", by_turns},
                               {"attn", attn_name(layout_.attn)},
                               {"n_tok", layout_.n_tok},
                               {"sink", layout_.sink},
@@ -310,30 +381,37 @@ class Ccm : public methods::Method {
     return md;
   }
 
-  // One forward pass per micro-batch, the <COMP>/<SUM> embeddings gathered from the table.
-  std::pair<double, float> train_step(exp::Engine& engine,
-                                      const std::vector<data::TokenBatch>& batches) override {
-    return engine.step_passes(name(), [&](parallel::PassContext& ctx) {
-      const Var& table = ctx.model().param(kTableName).var;
-      for (const data::TokenBatch& b : batches) {
-        if (b.rows == 0) continue;
-        data::BatchTensors bt = one_pass_tensors(ctx.tape(), b, table, ctx.model().device());
-        bt.args.training = true;
-        ctx.loss_sum(ctx.model().hidden(ctx.tape(), bt.args), bt.targets);
-      }
-    });
-  }
-
  private:
   Options o_;
   exp::TrainLoopOptions t_;
   Layout layout_;
   std::unique_ptr<data::Tokenizer> tok_;
+  // The first ccm.eval_dialogues dialogues of data.valid, whole or cut to each of
+  // ccm.eval_turns.
+  std::vector<DialogueTurns> eval_dialogues() const {
+    const size_t n = std::min<size_t>(valid_.turns.size(), o_.eval_dialogues);
+    std::vector<DialogueTurns> d(valid_.turns.begin(), valid_.turns.begin() + n);
+    if (o_.eval_turns.empty()) return d;
+    std::vector<DialogueTurns> cut;
+    for (const int64_t turns : eval_turn_counts())
+      for (const DialogueTurns& t : d)
+        if (static_cast<int64_t>(t.size()) >= turns) cut.emplace_back(t.begin(), t.begin() + turns);
+    return cut;
+  }
+  std::vector<int64_t> eval_turn_counts() const {
+    if (o_.eval_turns.empty()) return {};
+    std::vector<int64_t> n = cmd::data_cli::parse_lengths("ccm.eval_turns", o_.eval_turns);
+    for (const int64_t turns : n)
+      if (turns < 2)
+        fail("ccm: --ccm.eval_turns counts a query and a target at least, got ", turns);
+    return n;
+  }
   static std::string summary(const std::string& run_dir, int64_t step) {
     return run_dir + "/eval/dialogue-" + std::to_string(step) + ".json";
   }
 
   Dialogues dialogues_, valid_;
+  StreamTask stream_;
   Tensor table_init_;
 };
 

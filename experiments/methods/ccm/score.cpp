@@ -54,8 +54,10 @@ std::vector<float> one_pass(const Llama& model, const Tensor& table, const Layou
   return model.forward(tape, bt.args).value().to(Device::cpu).to_vector();
 }
 
-DialogueScore score_online(const Llama& model, const Tensor& table, const Layout& l,
-                           const std::vector<Part>& parts, int32_t pad_id) {
+// The score of each of `parts`, in order.
+std::vector<DialogueScore> score_online(const Llama& model, const Tensor& table, const Layout& l,
+                                        const std::vector<Part>& parts, int32_t pad_id,
+                                        bool generate) {
   const int64_t V = model.config().vocab_size;
   OnlineMemory mem(parts.size());
   size_t turns = 0;
@@ -72,7 +74,7 @@ DialogueScore score_online(const Llama& model, const Tensor& table, const Layout
       }
     if (any) compress(model, table, l, mem, ctx, pad_id);
   }
-  DialogueScore s;
+  std::vector<DialogueScore> s(parts.size());
   std::vector<std::vector<int32_t>> queries, scored;
   size_t longest = 0;
   for (size_t r = 0; r < parts.size(); ++r) {
@@ -89,24 +91,26 @@ DialogueScore score_online(const Llama& model, const Tensor& table, const Layout
   eval::BatchGenerateConfig cfg;
   cfg.max_new_tokens = static_cast<int64_t>(longest) + 1;
   cfg.stop_ids = {l.eos};
-  const eval::BatchGenerateResult gen = answer(model, mem, queries, pad_id, cfg);
+  const eval::BatchGenerateResult gen =
+      generate ? answer(model, mem, queries, pad_id, cfg) : eval::BatchGenerateResult{};
   for (size_t r = 0; r < parts.size(); ++r) {
     const int64_t pad = T - static_cast<int64_t>(scored[r].size());
     const int64_t q = static_cast<int64_t>(queries[r].size());
     for (size_t k = 0; k < parts[r].y.size(); ++k)
-      s.nll += nll_of(logits.data() + (r * T + pad + q - 1 + k) * V, V, parts[r].y[k]);
-    s.tokens += static_cast<int64_t>(parts[r].y.size());
-    s.exact += exact(gen.tokens[r], parts[r].y, l.eos);
-    s.memory_entries += mem[r].entries;
-    ++s.dialogues;
+      s[r].nll += nll_of(logits.data() + (r * T + pad + q - 1 + k) * V, V, parts[r].y[k]);
+    s[r].tokens = static_cast<int64_t>(parts[r].y.size());
+    s[r].exact = generate && exact(gen.tokens[r], parts[r].y, l.eos);
+    s[r].memory_entries = mem[r].entries;
+    s[r].dialogues = 1;
   }
   return s;
 }
 
-DialogueScore score_one_pass(const Llama& model, const Tensor& table, const Layout& l,
-                             const std::vector<Part>& parts, int32_t pad_id) {
+std::vector<DialogueScore> score_one_pass(const Llama& model, const Tensor& table, const Layout& l,
+                                          const std::vector<Part>& parts, int32_t pad_id,
+                                          bool generate) {
   const int64_t V = model.config().vocab_size;
-  DialogueScore s;
+  std::vector<DialogueScore> s(parts.size());
   std::vector<Sequence> seqs;
   size_t longest = 0;
   for (const Part& p : parts) {
@@ -118,8 +122,8 @@ DialogueScore score_one_pass(const Llama& model, const Tensor& table, const Layo
   for (size_t r = 0; r < parts.size(); ++r) {
     const Sequence& q = seqs[r];
     for (size_t k = 0; k < parts[r].y.size(); ++k)
-      s.nll += nll_of(logits.data() + (r * T + q.target_begin - 1 + k) * V, V, parts[r].y[k]);
-    s.tokens += static_cast<int64_t>(parts[r].y.size());
+      s[r].nll += nll_of(logits.data() + (r * T + q.target_begin - 1 + k) * V, V, parts[r].y[k]);
+    s[r].tokens = static_cast<int64_t>(parts[r].y.size());
     // The memory: the earlier columns the query's first token sees
     // (the separator before x; with no context the row starts at BOS and reads nothing).
     const int64_t sep = static_cast<int64_t>(l.sep.size()),
@@ -128,9 +132,10 @@ DialogueScore score_one_pass(const Llama& model, const Tensor& table, const Layo
     const int64_t first = none ? 0 : q.target_begin - 2 * sep - x;
     const std::vector<uint8_t> m = sequence_mask(l.attn, l.sink, q.tokens);
     const int64_t n = static_cast<int64_t>(q.tokens.size());
-    for (int64_t j = 0; j < first; ++j) s.memory_entries += m[first * n + j];
-    ++s.dialogues;
+    for (int64_t j = 0; j < first; ++j) s[r].memory_entries += m[first * n + j];
+    s[r].dialogues = 1;
   }
+  if (!generate) return s;
   // Greedy answers by re-running the pass over the growing answer.
   std::vector<std::vector<int32_t>> gen(parts.size());
   for (size_t step = 0; step <= longest; ++step) {
@@ -146,7 +151,7 @@ DialogueScore score_one_pass(const Llama& model, const Tensor& table, const Layo
     std::vector<int32_t> g = gen[r];
     const auto stop = std::find(g.begin(), g.end(), l.eos);
     if (stop != g.end()) g.erase(stop + 1, g.end());
-    s.exact += exact(g, parts[r].y, l.eos);
+    s[r].exact = exact(g, parts[r].y, l.eos);
   }
   return s;
 }
@@ -172,17 +177,22 @@ DialogueScore& DialogueScore::operator+=(const DialogueScore& o) {
   return *this;
 }
 
-DialogueScore score_dialogues(const Llama& model, const Tensor& table, const Layout& l,
-                              const std::vector<DialogueTurns>& dialogues, int64_t batch,
-                              int32_t pad_id) {
+DialogueScores score_dialogues(const Llama& model, const Tensor& table, const Layout& l,
+                               const std::vector<DialogueTurns>& dialogues, int64_t batch,
+                               int32_t pad_id, bool generate) {
   if (batch < 1) fail("ccm: scoring batch must be positive, got ", batch);
-  DialogueScore total;
+  DialogueScores total;
   for (size_t at = 0; at < dialogues.size(); at += static_cast<size_t>(batch)) {
     std::vector<Part> parts;
     for (size_t r = at; r < std::min(dialogues.size(), at + static_cast<size_t>(batch)); ++r)
       parts.push_back(split(dialogues[r]));
-    total += online(l.attn) ? score_online(model, table, l, parts, pad_id)
-                            : score_one_pass(model, table, l, parts, pad_id);
+    const std::vector<DialogueScore> rows =
+        online(l.attn) ? score_online(model, table, l, parts, pad_id, generate)
+                       : score_one_pass(model, table, l, parts, pad_id, generate);
+    for (size_t r = 0; r < rows.size(); ++r) {
+      total.all += rows[r];
+      total.by_context_turns[static_cast<int64_t>(parts[r].contexts.size())] += rows[r];
+    }
   }
   return total;
 }

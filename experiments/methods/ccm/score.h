@@ -8,6 +8,7 @@
 // tokens: the online memory, or the earlier columns its mask row opens.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <span>
 #include <vector>
 
@@ -31,9 +32,17 @@ struct DialogueScore {
 
 using DialogueTurns = std::vector<std::span<const int32_t>>;  // at least 2 turns
 
-// Scores `dialogues` in batches of `batch` rows with `table` the <COMP>/<SUM> table.
-DialogueScore score_dialogues(const Llama& model, const Tensor& table, const Layout& l,
-                              const std::vector<DialogueTurns>& dialogues, int64_t batch,
-                              int32_t pad_id);
+// The scores of a set of dialogues, in all and by the number of context turns each had
+// (the paper's "time step" t: the facts of a recall dialogue, the turns before the query).
+struct DialogueScores {
+  DialogueScore all;
+  std::map<int64_t, DialogueScore> by_context_turns;
+};
+
+// Scores `dialogues` in batches of `batch` rows with `table` the <COMP>/<SUM> table;
+// without `generate`, perplexity and memory only (exact match stays 0).
+DialogueScores score_dialogues(const Llama& model, const Tensor& table, const Layout& l,
+                               const std::vector<DialogueTurns>& dialogues, int64_t batch,
+                               int32_t pad_id, bool generate = true);
 
 }  // namespace condense::ccm

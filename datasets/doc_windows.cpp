@@ -5,22 +5,9 @@
 
 #include "core/error.h"
 #include "datasets/token_dataset.h"
+#include "datasets/uniform.h"
 
 namespace condense::data {
-namespace {
-
-// Uniform in [0, n) by rejection, so the order is the same with any standard library
-// (std::uniform_int_distribution's algorithm is implementation-defined).
-uint64_t uniform_below(std::mt19937_64& rng, uint64_t n) {
-  const uint64_t limit = UINT64_MAX - UINT64_MAX % n;
-  uint64_t v;
-  do {
-    v = rng();
-  } while (v >= limit);
-  return v % n;
-}
-
-}  // namespace
 
 DocumentWindows::DocumentWindows(const TokenDataset& dataset, int64_t length, bool cross_documents)
     : tokens_(dataset.shared_tokens()), length_(length) {

@@ -117,22 +117,25 @@ std::string to_config_text(const po::variables_map& vm) {
   return os.str();
 }
 
-std::vector<int> parse_int_list(const std::string& text, const std::string& what) {
-  std::vector<int> out;
-  std::stringstream in(text);
+std::vector<int64_t> parse_int_list(const std::string& option, const std::string& text,
+                                    int64_t min) {
+  const std::string bad = "bad value for option --" + option + ": ";
+  std::vector<int64_t> out;
+  std::istringstream in(text);
   for (std::string item; std::getline(in, item, ',');) {
     size_t used = 0;
-    int v = 0;
+    int64_t v = 0;
     try {
-      v = std::stoi(item, &used);
-    } catch (const std::exception&) {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {  // not a number (or out of range): reported below
       used = 0;
     }
-    if (used != item.size() || v <= 0)
-      fail(what, ": '", item, "' in '", text, "' is not a positive integer");
+    if (used == 0 || used != item.size())
+      fail(bad, "'", item, "' in '", text, "' is not an integer (expected a comma list)");
+    if (v < min) fail(bad, v, " in '", text, "' must be at least ", min);
     out.push_back(v);
   }
-  if (out.empty()) fail(what, ": empty list");
+  if (out.empty()) fail(bad, "the list is empty");
   return out;
 }
 

@@ -6,6 +6,8 @@
 // over the file. An unknown option or a bad value is a one-line error naming it.
 #pragma once
 #include <boost/program_options.hpp>
+#include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -32,8 +34,11 @@ std::string peek(const std::string& command, const Args& args, const std::string
 // The resolved options as INI text (for a run directory's config.cfg).
 std::string to_config_text(const po::variables_map& vm);
 
-// "1,2,5,10" -> {1, 2, 5, 10}; fails naming `what` on anything but positive integers.
-std::vector<int> parse_int_list(const std::string& text, const std::string& what);
+// The value of a list option `option` (no dashes): "1,2,5,10" -> {1, 2, 5, 10}. An empty
+// list, an entry that is not an integer or one below `min` is a one-line error naming
+// --option. Callers check any other range themselves.
+std::vector<int64_t> parse_int_list(const std::string& option, const std::string& text,
+                                    int64_t min = std::numeric_limits<int64_t>::min());
 
 // One subcommand: its words ("eval ppl"), a one-line help, and its entry point.
 struct Command {

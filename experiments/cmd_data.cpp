@@ -3,7 +3,6 @@
 #include "experiments/cmd_data.h"
 
 #include <iostream>
-#include <sstream>
 
 #include "core/error.h"
 #include "datasets/documents.h"
@@ -24,24 +23,6 @@ void add_common(cli::po::options_description& desc, Common& c, const std::string
       "where the data came from (recorded in the file)")(
       "license", cli::po::value(&c.license)->default_value(default_license),
       "the data's license (recorded in the file)");
-}
-
-std::vector<int64_t> parse_lengths(const std::string& option, const std::string& text) {
-  std::vector<int64_t> lengths;
-  std::istringstream in(text);
-  for (std::string word; std::getline(in, word, ',');) {
-    size_t used = 0;
-    int64_t n = -1;
-    try {
-      n = std::stoll(word, &used);
-    } catch (const std::exception&) {  // not a number: reported below
-    }
-    if (used != word.size() || n < 1)
-      fail("bad value for option --", option, ": '", word, "' is not a positive integer");
-    lengths.push_back(n);
-  }
-  if (lengths.empty()) fail("option --", option, " is empty");
-  return lengths;
 }
 
 void save(const Common& c, data::TokenDatasetContents& contents) {

@@ -16,9 +16,6 @@ struct Common {
 void add_common(cli::po::options_description& desc, Common& c, const std::string& default_split,
                 const std::string& default_source, const std::string& default_license);
 
-// "1024,4096" -> {1024, 4096}; anything but positive integers is an error naming the option.
-std::vector<int64_t> parse_lengths(const std::string& option, const std::string& text);
-
 // Sets split/source/license, writes --out (atomically) and prints a summary line on stderr.
 void save(const Common& c, data::TokenDatasetContents& contents);
 

@@ -19,7 +19,7 @@ int data_passkey(const cli::Args& args) {
                        "generated text");
   cli::po::variables_map vm;
   if (!cli::parse("data passkey", desc, args, vm)) return 0;
-  opt.lengths = data_cli::parse_lengths("lengths", lengths);
+  opt.lengths = cli::parse_int_list("lengths", lengths, 1);
   const data::Tokenizer tok = data::Tokenizer::load(c.tokenizer);
   data::TokenDatasetContents contents = data::passkey_dataset(tok, opt);
   data_cli::save(c, contents);

@@ -24,7 +24,7 @@ int data_prepare(const cli::Args& args) {
       "passkey prompts per length");
   cli::po::variables_map vm;
   if (!cli::parse("data prepare", desc, args, vm)) return 0;
-  opt.passkey_lengths = data_cli::parse_lengths("passkey-lengths", lengths);
+  opt.passkey_lengths = cli::parse_int_list("passkey-lengths", lengths, 1);
   const auto t0 = std::chrono::steady_clock::now();
   const data::Tokenizer tok = data::Tokenizer::load(tokenizer);
   const std::vector<data::PreparedDataset> done = data::prepare_datasets(tok, opt);

@@ -1,8 +1,32 @@
 #include "experiments/methods/method.h"
 
 #include "core/error.h"
+#include "experiments/model_dir.h"
 
 namespace condense::methods {
+
+ModelStart start_with_weights(const LlamaConfig& requested, const std::string& init_from,
+                              int64_t tokenizer_vocab, const std::string& method) {
+  ModelStart start;
+  if (!init_from.empty()) {
+    start.weights =
+        std::make_unique<Llama>(exp::load_model(exp::checkpoint_in(init_from), Device::cpu));
+    start.config = start.weights->config();
+  } else {
+    start.config = requested;
+    if (start.config.vocab_size == 0) start.config.vocab_size = tokenizer_vocab;
+  }
+  if (start.config.vocab_size < tokenizer_vocab)
+    fail(method, ": the model's vocabulary (", start.config.vocab_size,
+         ") is smaller than the tokenizer's (", tokenizer_vocab, ")");
+  return start;
+}
+
+Tensor start_embedding(const ModelStart& start, uint64_t seed) {
+  const std::string embed = "model.embed_tokens.weight";
+  return start.weights ? start.weights->param(embed).var.value()
+                       : Llama(start.config, seed).param(embed).var.value();
+}
 
 // What a method does not offer is a one-line error naming the method.
 std::string Method::evaluate(const std::string& task, const Llama&, int64_t, const std::string&,

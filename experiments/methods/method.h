@@ -53,6 +53,16 @@ struct ModelStart {
   std::string checkpoint;
 };
 
+// The start of a method that reads the starting weights (to initialize what it adds):
+// the model of checkpoint `init_from` with its weights, else `requested` (random weights)
+// with the tokenizer's vocabulary when it sets none. A vocabulary smaller than the
+// tokenizer's is a one-line error naming `method`.
+ModelStart start_with_weights(const LlamaConfig& requested, const std::string& init_from,
+                              int64_t tokenizer_vocab, const std::string& method);
+// The token embedding a run that starts at `start` trains from: the loaded weights',
+// else that of the random model `seed` gives (the one the engine builds).
+Tensor start_embedding(const ModelStart& start, uint64_t seed);
+
 // What a method keeps of a batch of contexts for its answers.
 struct Memory {
   std::vector<LayerKV> kv;  // per layer [B,M,Hkv,Dh]: keys (after RoPE) and values; empty: none

@@ -1,13 +1,20 @@
 // Shared by the multi-rank tests: the layout under test and small helpers.
 #pragma once
+#include <gtest/gtest.h>
 #include <mpi.h>
 
 #include <cmath>
+#include <map>
 #include <random>
+#include <string>
 #include <vector>
 
+#include "core/model.h"
+#include "core/ops.h"
+#include "core/optim.h"
 #include "core/tensor.h"
 #include "datasets/batch.h"
+#include "parallel/process_grid.h"
 
 namespace condense::testing {
 
@@ -54,5 +61,72 @@ inline data::TokenBatch random_batch(int64_t rows, int64_t T, int64_t vocab, uin
 }
 
 using data::rows_of;
+
+// The methods' tests' model: 2 layers of width 32, 4 query and 2 key/value heads.
+inline LlamaConfig small_model_config() {
+  LlamaConfig c;
+  c.vocab_size = 64;
+  c.dim = 32;
+  c.n_layers = 2;
+  c.n_heads = 4;
+  c.n_kv_heads = 2;
+  c.ffn_dim = 64;
+  return c;
+}
+
+// A learning rate small enough that Adam does not magnify float rounding past the
+// tests' tolerances over a few steps; each test picks the clip (a small one makes the
+// global norm matter).
+inline AdamWConfig adamw_config(float grad_clip, float lr = 1e-3f) {
+  AdamWConfig o;
+  o.lr = lr;
+  o.weight_decay = 0.1f;
+  o.grad_clip = grad_clip;
+  return o;
+}
+
+// Tensors by parameter name.
+using Values = std::map<std::string, std::vector<float>>;
+
+inline Values as_map(const std::vector<std::pair<std::string, Tensor>>& gathered) {
+  Values out;
+  for (const auto& [name, t] : gathered) out[name] = t.to_vector();
+  return out;
+}
+
+// The gradients of `m`'s trainable parameters (zeros where none reached one).
+inline Values grads_of(const Llama& m) {
+  Values out;
+  for (const Param& p : m.params())
+    if (p.trainable)
+      out[p.name] = p.var.grad().defined() ? p.var.grad().to_vector()
+                                           : std::vector<float>(p.var.value().numel(), 0.0f);
+  return out;
+}
+
+// Every tensor of `want` within `tolerance` (relative) of `got`'s tensor of the same name.
+inline void expect_close(const Values& got, const Values& want, double tolerance,
+                         const std::string& what) {
+  for (const auto& [name, v] : want) {
+    ASSERT_TRUE(got.count(name)) << what << ": " << name;
+    EXPECT_LT(relative_error(got.at(name), v), tolerance) << what << ": " << name;
+  }
+}
+
+// This data-parallel rank's rows of a global batch.
+inline data::TokenBatch share(const parallel::ProcessGrid& grid, const data::TokenBatch& global) {
+  return rows_of(global, data::shard_begin(global.rows, grid.dp_rank(), grid.dp_size()),
+                 data::shard_end(global.rows, grid.dp_rank(), grid.dp_size()));
+}
+
+// The single-rank forward and backward of `b` (the engine's plain step); returns the loss.
+inline double single_forward_backward(Llama& m, const data::TokenBatch& b) {
+  data::BatchTensors t = data::to_tensors(b, Device::cpu);
+  t.args.training = true;
+  Tape tape;
+  Var loss = ops::cross_entropy(tape, m.forward(tape, t.args), t.targets);
+  tape.backward(loss);
+  return loss.value().to_vector()[0];
+}
 
 }  // namespace condense::testing

@@ -28,32 +28,15 @@ constexpr double kGradTolerance = 5e-5;
 constexpr int64_t kRows = 4, kWindow = 24, kKappa = 2;
 constexpr uint64_t kSeed = 5;
 
-LlamaConfig model_config() {
-  LlamaConfig c;
-  c.vocab_size = 64;
-  c.dim = 32;
-  c.n_layers = 2;
-  c.n_heads = 4;
-  c.n_kv_heads = 2;
-  c.ffn_dim = 64;
-  return c;
-}
-
-AdamWConfig optim_config() {
-  AdamWConfig o;
-  o.lr = 1e-3f;
-  o.weight_decay = 0.1f;
-  o.grad_clip = 0.5f;
-  return o;
-}
+const AdamWConfig kOptim = adamw_config(/*grad_clip=*/0.5f);
 
 // The method's table, as extend() adds it: replicated, on the first stage.
 void add_table(Llama& m) {
   ParamSpec table;
   table.name = kTableName;
-  std::vector<float> v(static_cast<size_t>(kKappa * model_config().dim));
+  std::vector<float> v(static_cast<size_t>(kKappa * small_model_config().dim));
   for (size_t i = 0; i < v.size(); ++i) v[i] = 0.02f * static_cast<float>(i % 17) - 0.15f;
-  table.value = Tensor::from_f32(v, {kKappa, model_config().dim});
+  table.value = Tensor::from_f32(v, {kKappa, small_model_config().dim});
   m.add_param(table);
 }
 
@@ -80,7 +63,7 @@ std::vector<Case> cases() {
 
 // A global batch of windows cut as the method's batches are (step `step`'s seed).
 data::TokenBatch window_batch(const Segmenting& s, int step) {
-  data::TokenBatch b = random_batch(kRows, kWindow, model_config().vocab_size, 40 + step);
+  data::TokenBatch b = random_batch(kRows, kWindow, small_model_config().vocab_size, 40 + step);
   // Targets are the next tokens of the window, as the sampler gives them.
   for (int64_t r = 0; r < kRows; ++r)
     for (int64_t t = 0; t + 1 < kWindow; ++t)
@@ -89,23 +72,12 @@ data::TokenBatch window_batch(const Segmenting& s, int step) {
   return b;
 }
 
-using Values = std::map<std::string, std::vector<float>>;
-
-Values grads_of(const Llama& m) {
-  Values out;
-  for (const Param& p : m.params())
-    if (p.trainable)
-      out[p.name] = p.var.grad().defined() ? p.var.grad().to_vector()
-                                           : std::vector<float>(p.var.value().numel(), 0.0f);
-  return out;
-}
-
 TEST(AutoCompressorGrid, TrainingStepsEqualOneRank) {
   parallel::ProcessGrid grid(layout().tp, layout().pp);
   for (const Case& c : cases()) {
     parallel::ParallelOptions options;
     options.timeout_s = 60;
-    parallel::ParallelTrainer trainer(grid, model_config(), kSeed, optim_config(), options,
+    parallel::ParallelTrainer trainer(grid, small_model_config(), kSeed, kOptim, options,
                                       Device::cpu, add_table);
     if (grid.pp_size() > 1) {
       const std::vector<data::TokenBatch> b = {window_batch(c.segmenting, 0)};
@@ -122,19 +94,15 @@ TEST(AutoCompressorGrid, TrainingStepsEqualOneRank) {
     std::unique_ptr<Llama> single;
     std::unique_ptr<AdamW> single_opt;
     if (grid.rank() == 0) {
-      single = std::make_unique<Llama>(model_config(), kSeed);
+      single = std::make_unique<Llama>(small_model_config(), kSeed);
       add_table(*single);
-      single_opt = std::make_unique<AdamW>(single->params(), optim_config());
+      single_opt = std::make_unique<AdamW>(single->params(), kOptim);
     }
     for (int step = 1; step <= 5; ++step) {
       const data::TokenBatch global = window_batch(c.segmenting, step);
-      const std::vector<data::TokenBatch> mine = {
-          rows_of(global, data::shard_begin(kRows, grid.dp_rank(), grid.dp_size()),
-                  data::shard_end(kRows, grid.dp_rank(), grid.dp_size()))};
+      const std::vector<data::TokenBatch> mine = {share(grid, global)};
       const double loss = trainer.forward_backward_passes(c.name, training_passes(mine, c.rule));
-      Values grads;
-      for (const auto& [name, t] : trainer.gather(parallel::Gathered::grad))
-        grads[name] = t.to_vector();
+      const Values grads = as_map(trainer.gather(parallel::Gathered::grad));
       const float norm = trainer.optimizer_step();
       trainer.zero_grad();
       if (!single) continue;
@@ -151,10 +119,7 @@ TEST(AutoCompressorGrid, TrainingStepsEqualOneRank) {
       EXPECT_NEAR(loss, ref_loss, kTolerance * ref_loss) << at;
       EXPECT_NEAR(norm, ref_norm, kTolerance * ref_norm) << at;
       ASSERT_EQ(grads.size(), ref.size()) << at;
-      for (const auto& [name, v] : ref) {
-        ASSERT_TRUE(grads.count(name)) << at << ": " << name;
-        EXPECT_LT(relative_error(grads.at(name), v), kGradTolerance) << at << ": " << name;
-      }
+      expect_close(grads, ref, kGradTolerance, at);
       double table = 0;
       for (float g : ref.at(kTableName)) table += std::abs(g);
       EXPECT_GT(table, 0) << at;

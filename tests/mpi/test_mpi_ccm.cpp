@@ -28,26 +28,9 @@ constexpr int64_t kRows = 4;
 constexpr uint64_t kSeed = 11;
 constexpr int kSteps = 5;
 
-LlamaConfig model_config() {
-  LlamaConfig c;
-  c.vocab_size = 64;
-  c.dim = 32;
-  c.n_layers = 2;
-  c.n_heads = 4;
-  c.n_kv_heads = 2;
-  c.ffn_dim = 64;
-  return c;
-}
-
 // A learning rate small enough that Adam does not magnify float rounding past the
 // tolerance over the steps, large enough that LoRA B leaves zero and matters.
-AdamWConfig optim_config() {
-  AdamWConfig o;
-  o.lr = 1e-3f;
-  o.weight_decay = 0.1f;
-  o.grad_clip = 1.0f;
-  return o;
-}
+const AdamWConfig kOptim = adamw_config(/*grad_clip=*/1.0f);
 
 parallel::ParallelOptions options(int micro_batches) {
   parallel::ParallelOptions o;
@@ -71,7 +54,8 @@ ccm::Layout ccm_layout(ccm::Attn attn) {
 // The method's extension of every shard: its table (initialised from the base
 // embedding, §2.1) and the conditional LoRA on q, k, v, o over a frozen base.
 parallel::ModelExtension ccm_extension(const ccm::Layout& l) {
-  const Tensor embed = Llama(model_config(), kSeed).param("model.embed_tokens.weight").var.value();
+  const Tensor embed =
+      Llama(small_model_config(), kSeed).param("model.embed_tokens.weight").var.value();
   const Tensor table = ccm::comp_table_init(embed, ccm::table_rows(l.attn, l.n_tok));
   return [table](Llama& m) {
     ccm::AdapterOptions o;
@@ -86,7 +70,8 @@ data::TokenBatch dialogue_batch(const ccm::Layout& l, uint32_t seed) {
   std::mt19937 g(seed);
   auto tokens = [&](int lo, int hi) {
     std::vector<int32_t> t(static_cast<size_t>(lo + static_cast<int>(g() % (hi - lo + 1))));
-    for (int32_t& id : t) id = static_cast<int32_t>(4 + g() % (model_config().vocab_size - 4));
+    for (int32_t& id : t)
+      id = static_cast<int32_t>(4 + g() % (small_model_config().vocab_size - 4));
     return t;
   };
   std::vector<ccm::Sequence> seqs;
@@ -99,14 +84,6 @@ data::TokenBatch dialogue_batch(const ccm::Layout& l, uint32_t seed) {
   return ccm::one_pass_batch(l, seqs, 0);
 }
 
-using Values = std::map<std::string, std::vector<float>>;
-
-Values as_map(const std::vector<std::pair<std::string, Tensor>>& gathered) {
-  Values out;
-  for (const auto& [name, t] : gathered) out[name] = t.to_vector();
-  return out;
-}
-
 Values trainable_values(const Llama& m) {
   Values out;
   for (const Param& p : m.params())
@@ -114,42 +91,10 @@ Values trainable_values(const Llama& m) {
   return out;
 }
 
-Values grads_of(const Llama& m) {
-  Values out;
-  for (const Param& p : m.params())
-    if (p.trainable)
-      out[p.name] = p.var.grad().defined() ? p.var.grad().to_vector()
-                                           : std::vector<float>(p.var.value().numel(), 0.0f);
-  return out;
-}
-
-// Every tensor of `want` within kTolerance of `got`'s tensor of the same name.
-void expect_close(const Values& got, const Values& want, const std::string& what) {
-  for (const auto& [name, v] : want) {
-    ASSERT_TRUE(got.count(name)) << what << ": " << name;
-    EXPECT_LT(relative_error(got.at(name), v), kTolerance) << what << ": " << name;
-  }
-}
-
-data::TokenBatch share(const parallel::ProcessGrid& grid, const data::TokenBatch& global) {
-  return rows_of(global, data::shard_begin(global.rows, grid.dp_rank(), grid.dp_size()),
-                 data::shard_end(global.rows, grid.dp_rank(), grid.dp_size()));
-}
-
-// One rank's plain training step (experiments' OneRank engine): forward, backward.
-double single_forward_backward(Llama& m, const data::TokenBatch& b) {
-  data::BatchTensors t = data::to_tensors(b, Device::cpu);
-  t.args.training = true;
-  Tape tape;
-  Var loss = ops::cross_entropy(tape, m.forward(tape, t.args), t.targets);
-  tape.backward(loss);
-  return loss.value().to_vector()[0];
-}
-
 struct Single {
-  explicit Single(const parallel::ModelExtension& extend) : model(model_config(), kSeed) {
+  explicit Single(const parallel::ModelExtension& extend) : model(small_model_config(), kSeed) {
     extend(model);
-    opt = std::make_unique<AdamW>(model.params(), optim_config());
+    opt = std::make_unique<AdamW>(model.params(), kOptim);
   }
   Llama model;
   std::unique_ptr<AdamW> opt;
@@ -161,7 +106,7 @@ TEST_P(CcmLayout, FiveStepsEqualOneRank) {
   const ccm::Layout l = ccm_layout(GetParam());
   const parallel::ModelExtension extend = ccm_extension(l);
   parallel::ProcessGrid grid(layout().tp, layout().pp);
-  parallel::ParallelTrainer trainer(grid, model_config(), kSeed, optim_config(),
+  parallel::ParallelTrainer trainer(grid, small_model_config(), kSeed, kOptim,
                                     options(layout().micro_batches), Device::cpu, extend);
   std::unique_ptr<Single> single;
   if (grid.rank() == 0) single = std::make_unique<Single>(extend);
@@ -182,7 +127,7 @@ TEST_P(CcmLayout, FiveStepsEqualOneRank) {
     // The table and the LoRA pairs (4 targets x 2 layers x (A, B)) only: the base is frozen.
     EXPECT_EQ(grads.size(), 17u) << at;
     EXPECT_EQ(ref_grads.size(), 17u) << at;
-    expect_close(grads, ref_grads, "gradients at " + at);
+    expect_close(grads, ref_grads, kTolerance, "gradients at " + at);
     // The table's <COMP> rows get a real gradient, so the comparison covers it.
     double comp = 0;
     for (float g : ref_grads.at(ccm::kTableName)) comp += std::abs(g);
@@ -201,7 +146,8 @@ TEST_P(CcmLayout, FiveStepsEqualOneRank) {
     }
   }
   const Values after = as_map(trainer.gather(parallel::Gathered::value));
-  if (single) expect_close(after, trainable_values(single->model), "weights after 5 steps");
+  if (single)
+    expect_close(after, trainable_values(single->model), kTolerance, "weights after 5 steps");
 }
 
 INSTANTIATE_TEST_SUITE_P(Ccm, CcmLayout,
@@ -250,7 +196,7 @@ TEST(CcmCheckpoint, WrittenAtOneLayoutResumesAtAnother) {
   const parallel::ModelExtension extend = ccm_extension(l);
   const std::string dir = shared_scratch(), ckpt = dir + "/step2.h5";
   parallel::ProcessGrid grid(layout().tp, layout().pp);
-  parallel::ParallelTrainer a(grid, model_config(), kSeed, optim_config(),
+  parallel::ParallelTrainer a(grid, small_model_config(), kSeed, kOptim,
                               options(layout().micro_batches), Device::cpu, extend);
   train(a, grid, l, 1, 2);
   CheckpointMeta meta;
@@ -262,7 +208,7 @@ TEST(CcmCheckpoint, WrittenAtOneLayoutResumesAtAnother) {
   const bool to_pipeline = layout().pp == 1 || world_size() > 2;
   parallel::ProcessGrid other(to_pipeline ? 1 : 2, to_pipeline ? 2 : 1);
   // Another seed: every value must come from the checkpoint.
-  parallel::ParallelTrainer b(other, model_config(), kSeed + 1, optim_config(),
+  parallel::ParallelTrainer b(other, small_model_config(), kSeed + 1, kOptim,
                               options(to_pipeline ? 2 : 1), Device::cpu, extend);
   EXPECT_EQ(b.load_checkpoint(ckpt, true).step, 2);
   const std::vector<double> resumed = train(b, other, l, 3, kSteps);
@@ -272,11 +218,11 @@ TEST(CcmCheckpoint, WrittenAtOneLayoutResumesAtAnother) {
                             std::to_string(other.pp_size()) + " dp " +
                             std::to_string(other.dp_size());
   expect_losses(resumed, uninterrupted, where);
-  expect_close(resumed_weights, final_weights, where);
+  expect_close(resumed_weights, final_weights, kTolerance, where);
 
-  Llama single(model_config(), kSeed + 2);
+  Llama single(small_model_config(), kSeed + 2);
   extend(single);
-  AdamW opt(single.params(), optim_config());
+  AdamW opt(single.params(), kOptim);
   EXPECT_EQ(load_checkpoint(ckpt, single, &opt).step, 2);
   std::vector<double> one_rank;
   for (int step = 3; step <= kSteps; ++step) {

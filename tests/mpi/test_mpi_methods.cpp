@@ -28,25 +28,14 @@ constexpr int64_t kRows = 4, kT = 8;
 constexpr uint64_t kSeed = 7;
 
 LlamaConfig model_config() {
-  LlamaConfig c;
-  c.vocab_size = 64;
-  c.dim = 32;
-  c.n_layers = 2;
-  c.n_heads = 4;
-  c.n_kv_heads = 2;
-  c.ffn_dim = 64;
+  LlamaConfig c = small_model_config();
   c.tie_embeddings = layout().tied;
   return c;
 }
 
-// As test_mpi_equivalence: a small learning rate keeps Adam from magnifying float
-// rounding past the tolerance; a small clip makes the global norm matter.
+// As test_mpi_equivalence: a small clip makes the global norm matter.
 AdamWConfig optim_config(float lr = 1e-3f) {
-  AdamWConfig o;
-  o.lr = lr;
-  o.weight_decay = 0.1f;
-  o.grad_clip = 0.5f;
-  return o;
+  return adamw_config(/*grad_clip=*/0.5f, lr);
 }
 
 parallel::ParallelOptions options() {
@@ -58,52 +47,16 @@ parallel::ParallelOptions options() {
   return o;
 }
 
-using Values = std::map<std::string, std::vector<float>>;
-
-Values as_map(const std::vector<std::pair<std::string, Tensor>>& gathered) {
-  Values out;
-  for (const auto& [name, t] : gathered) out[name] = t.to_vector();
-  return out;
-}
-
 Values values_of(const Llama& m) {
   Values out;
   for (const Param& p : m.params()) out[p.name] = p.var.value().to_vector();
   return out;
 }
 
-Values grads_of(const Llama& m) {
-  Values out;
-  for (const Param& p : m.params())
-    if (p.trainable)
-      out[p.name] = p.var.grad().defined() ? p.var.grad().to_vector()
-                                           : std::vector<float>(p.var.value().numel(), 0.0f);
-  return out;
-}
-
 // Every tensor of `got` within kTolerance of `want`, and the same names.
-void expect_close(const Values& got, const Values& want, const std::string& what) {
+void expect_all_close(const Values& got, const Values& want, const std::string& what) {
   ASSERT_EQ(got.size(), want.size()) << what;
-  for (const auto& [name, v] : want) {
-    ASSERT_TRUE(got.count(name)) << what << ": " << name;
-    EXPECT_LT(relative_error(got.at(name), v), kTolerance) << what << ": " << name;
-  }
-}
-
-// This data-parallel rank's rows of a global batch.
-data::TokenBatch share(const parallel::ProcessGrid& grid, const data::TokenBatch& global) {
-  return rows_of(global, data::shard_begin(global.rows, grid.dp_rank(), grid.dp_size()),
-                 data::shard_end(global.rows, grid.dp_rank(), grid.dp_size()));
-}
-
-// The single-rank forward and backward of `b` (the engine's plain step); returns the loss.
-double single_forward_backward(Llama& m, const data::TokenBatch& b) {
-  data::BatchTensors t = data::to_tensors(b, Device::cpu);
-  t.args.training = true;
-  Tape tape;
-  Var loss = ops::cross_entropy(tape, m.forward(tape, t.args), t.targets);
-  tape.backward(loss);
-  return loss.value().to_vector()[0];
+  expect_close(got, want, kTolerance, what);
 }
 
 // --- Frozen parameters -----------------------------------------------------
@@ -207,11 +160,11 @@ TEST(Lora, MaskedLoraOnFrozenBaseEqualsOneRank) {
     EXPECT_NEAR(norm, ref_norm, kTolerance * ref_norm) << "step " << step;
     // Only the LoRA pairs have gradients: 4 targets x 2 layers x (A, B).
     EXPECT_EQ(grads.size(), 16u);
-    expect_close(grads, ref_grads, "LoRA gradients at step " + std::to_string(step));
+    expect_all_close(grads, ref_grads, "LoRA gradients at step " + std::to_string(step));
   }
   const Values after = as_map(trainer.gather(parallel::Gathered::value));
   if (!single) return;
-  expect_close(after, values_of(*single), "values after 5 steps");
+  expect_all_close(after, values_of(*single), "values after 5 steps");
   for (const auto& [name, v] : after)
     if (name.find("lora_") == std::string::npos) {
       EXPECT_EQ(v, base.at(name)) << name << " (frozen base) changed";
@@ -326,7 +279,7 @@ TEST(MethodParams, CheckpointLoadsUnderAnotherLayoutAndResumesExactly) {
     EXPECT_TRUE(file.exists("/test.head_gain.weight"));
     ASSERT_EQ(loaded.size(), at2.size());
     for (const auto& [name, v] : at2) EXPECT_EQ(loaded.at(name), v) << name;
-    expect_close(continued, uninterrupted, "steps 3-4 on another layout");
+    expect_all_close(continued, uninterrupted, "steps 3-4 on another layout");
     // One rank reads the same checkpoint: method parameters, frozen base and all.
     Llama single(model_config(), kSeed + 3);
     method_params(single);
@@ -373,7 +326,7 @@ TEST(KVMix, MixedKeysEqualOneRank) {
     trainer.zero_grad();
     if (!single) continue;
     const double ref_loss = single_forward_backward(*single, global);
-    expect_close(grads, grads_of(*single), "gradients at step " + std::to_string(step));
+    expect_all_close(grads, grads_of(*single), "gradients at step " + std::to_string(step));
     EXPECT_NEAR(loss, ref_loss, kTolerance * ref_loss) << "step " << step;
     // The mix matters: without it the loss is further off than the tolerance.
     data::TokenBatch plain = global;
@@ -507,7 +460,7 @@ TEST(MultiPass, TwoSegmentsWithADetachEqualOneRank) {
     single_opt->zero_grad();
     EXPECT_NEAR(loss, ref_loss, kTolerance * ref_loss) << "step " << step;
     EXPECT_NEAR(norm, ref_norm, kTolerance * ref_norm) << "step " << step;
-    expect_close(grads, ref_grads, "gradients at step " + std::to_string(step));
+    expect_all_close(grads, ref_grads, "gradients at step " + std::to_string(step));
     // The table's rows were looked up, so they have a gradient.
     double table_grad = 0;
     for (float g : ref_grads.at("test.extra_embed.weight")) table_grad += std::abs(g);

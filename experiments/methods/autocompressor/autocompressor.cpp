@@ -16,7 +16,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <memory>
-#include <sstream>
 
 #include "core/atomic_file.h"
 #include "core/checkpoint.h"
@@ -50,27 +49,6 @@ struct Options {
   std::string eval_contexts = "128,256,512";
   int64_t eval_target = 128, eval_segment = 128, eval_windows = 32, eval_batch = 8;
 };
-
-// "a,b,c" -> positive integers; anything else is an error naming `option`.
-std::vector<int64_t> positive_list(const std::string& text, const std::string& option) {
-  std::vector<int64_t> out;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');) {
-    size_t used = 0;
-    int64_t v = 0;
-    try {
-      v = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != item.size())
-      fail("--", option, ": '", item, "' is not an integer (expected a comma list)");
-    if (v < 1) fail("--", option, ": every entry must be at least 1, got ", v);
-    out.push_back(v);
-  }
-  if (out.empty()) fail("--", option, " is empty");
-  return out;
-}
 
 std::shared_ptr<data::TokenDataset> open_documents(const std::string& path,
                                                    const data::Tokenizer& tok) {
@@ -151,7 +129,7 @@ class AutoCompressor : public methods::Method {
       segmenting_.substeps = o_.substeps;
       segmenting_.segments = o_.segments;
       if (!o_.segment_lengths.empty())
-        segmenting_.fixed = positive_list(o_.segment_lengths, n + ".segment_lengths");
+        segmenting_.fixed = cli::parse_int_list(n + ".segment_lengths", o_.segment_lengths, 1);
       else if (!o_.randomize && o_.segments >= 1 && o_.substeps >= 1)
         segmenting_.fixed = equal_split(t_.seq_len / o_.substeps, o_.segments);
     } else {
@@ -162,7 +140,7 @@ class AutoCompressor : public methods::Method {
     // limit, which needs the model, is checked again in model_start).
     segmenting_.max_segment = t_.seq_len;
     if (training) plan_window(t_.seq_len, segmenting_, 0, n);
-    eval_.contexts = positive_list(o_.eval_contexts, n + ".eval_contexts");
+    eval_.contexts = cli::parse_int_list(n + ".eval_contexts", o_.eval_contexts, 1);
     eval_.target = o_.eval_target;
     eval_.segment = o_.eval_segment;
     eval_.windows = o_.eval_windows;
@@ -193,28 +171,13 @@ class AutoCompressor : public methods::Method {
 
   methods::ModelStart model_start(const LlamaConfig& requested,
                                   const std::string& init_from) override {
-    methods::ModelStart start;
-    if (!init_from.empty()) {
-      start.weights =
-          std::make_unique<Llama>(exp::load_model(exp::checkpoint_in(init_from), Device::cpu));
-      start.config = start.weights->config();
-    } else {
-      start.config = requested;
-      if (start.config.vocab_size == 0) start.config.vocab_size = tok_->vocab_size();
-    }
-    if (start.config.vocab_size < tok_->vocab_size())
-      fail(name_, ": the model's vocabulary (", start.config.vocab_size,
-           ") is smaller than the tokenizer's (", tok_->vocab_size(), ")");
+    methods::ModelStart start =
+        methods::start_with_weights(requested, init_from, tok_->vocab_size(), name_);
     limit_segments(start.config);
     if (!rule_.summarize) return start;
-    if (init_table_.defined()) {
-      table_init_ = init_table_;
-    } else {
-      const std::string embed = "model.embed_tokens.weight";
-      const Tensor e = start.weights ? start.weights->param(embed).var.value()
-                                     : Llama(start.config, t_.seed).param(embed).var.value();
-      table_init_ = eos_rows(e, tok_->eos_id(), o_.kappa);
-    }
+    table_init_ = init_table_.defined() ? init_table_
+                                        : eos_rows(methods::start_embedding(start, t_.seed),
+                                                   tok_->eos_id(), o_.kappa);
     return start;
   }
 

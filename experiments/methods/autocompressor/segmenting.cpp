@@ -6,6 +6,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "datasets/uniform.h"
 
 namespace condense::autocompressor {
 namespace {
@@ -17,21 +18,11 @@ uint64_t splitmix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-// Uniform in [0, n) by rejection, the same with any standard library.
-uint64_t uniform_below(std::mt19937_64& rng, uint64_t n) {
-  const uint64_t limit = UINT64_MAX - UINT64_MAX % n;
-  uint64_t v;
-  do {
-    v = rng();
-  } while (v >= limit);
-  return v % n;
-}
-
 // k distinct values of [0, n), uniformly (Floyd's algorithm), ascending.
 std::vector<int64_t> distinct_sorted(int64_t k, int64_t n, std::mt19937_64& rng) {
   std::set<int64_t> picked;
   for (int64_t j = n - k; j < n; ++j) {
-    const auto t = static_cast<int64_t>(uniform_below(rng, static_cast<uint64_t>(j) + 1));
+    const auto t = static_cast<int64_t>(data::uniform_below(rng, static_cast<uint64_t>(j) + 1));
     picked.insert(picked.count(t) ? j : t);
   }
   return {picked.begin(), picked.end()};

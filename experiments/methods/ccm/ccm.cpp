@@ -16,7 +16,6 @@
 #include "datasets/token_dataset.h"
 #include "datasets/tokenizer.h"
 #include "eval/kv_prefix.h"
-#include "experiments/cmd_data.h"
 #include "experiments/methods/ccm/adapter.h"
 #include "experiments/methods/ccm/batch.h"
 #include "experiments/methods/ccm/commands.h"
@@ -25,7 +24,6 @@
 #include "experiments/methods/ccm/score.h"
 #include "experiments/methods/ccm/stream.h"
 #include "experiments/methods/method.h"
-#include "experiments/model_dir.h"
 #include "experiments/run_dir.h"
 
 namespace condense::ccm {
@@ -206,22 +204,10 @@ class Ccm : public methods::Method {
   // The table starts from the embedding of the model the run starts from (§2.1).
   methods::ModelStart model_start(const LlamaConfig& requested,
                                   const std::string& init_from) override {
-    methods::ModelStart start;
-    if (!init_from.empty()) {
-      start.weights =
-          std::make_unique<Llama>(exp::load_model(exp::checkpoint_in(init_from), Device::cpu));
-      start.config = start.weights->config();
-    } else {
-      start.config = requested;
-      if (start.config.vocab_size == 0) start.config.vocab_size = tok_->vocab_size();
-    }
-    if (start.config.vocab_size < tok_->vocab_size())
-      fail("ccm: the model's vocabulary (", start.config.vocab_size,
-           ") is smaller than the tokenizer's (", tok_->vocab_size(), ")");
-    const std::string embed = "model.embed_tokens.weight";
-    const Tensor e = start.weights ? start.weights->param(embed).var.value()
-                                   : Llama(start.config, t_.seed).param(embed).var.value();
-    table_init_ = comp_table_init(e, table_rows(layout_.attn, layout_.n_tok));
+    methods::ModelStart start =
+        methods::start_with_weights(requested, init_from, tok_->vocab_size(), "ccm");
+    table_init_ = comp_table_init(methods::start_embedding(start, t_.seed),
+                                  table_rows(layout_.attn, layout_.n_tok));
     return start;
   }
 
@@ -400,7 +386,7 @@ class Ccm : public methods::Method {
   }
   std::vector<int64_t> eval_turn_counts() const {
     if (o_.eval_turns.empty()) return {};
-    std::vector<int64_t> n = cmd::data_cli::parse_lengths("ccm.eval_turns", o_.eval_turns);
+    std::vector<int64_t> n = cli::parse_int_list("ccm.eval_turns", o_.eval_turns);
     for (const int64_t turns : n)
       if (turns < 2)
         fail("ccm: --ccm.eval_turns counts a query and a target at least, got ", turns);

@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <memory>
-#include <sstream>
 
 #include "core/atomic_file.h"
 #include "core/checkpoint.h"
@@ -28,24 +27,10 @@
 namespace condense::fot {
 namespace {
 
-// "0,2" -> {0, 2}; "" or "none": no memory layer.
+// "0,2" -> {0, 2}; "" or "none": no memory layer. Indices are checked against the model.
 std::vector<int64_t> parse_layers(const std::string& text) {
-  std::vector<int64_t> out;
-  if (text.empty() || text == "none") return out;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');) {
-    size_t used = 0;
-    int64_t v = 0;
-    try {
-      v = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != item.size())
-      fail("fot: --fot.layers '", text, "': '", item, "' is not a layer index");
-    out.push_back(v);
-  }
-  return out;
+  if (text.empty() || text == "none") return {};
+  return cli::parse_int_list("fot.layers", text);
 }
 
 struct Options {
@@ -121,9 +106,7 @@ class Fot : public methods::Method {
     if (o_.knn_k <= 0) fail("fot: --fot.knn_k must be positive, got ", o_.knn_k);
     check_shape({train.batch_size, o_.pack, o_.range, o_.stepping});
     if (o_.range_late >= 0) check_shape({train.batch_size, o_.pack, o_.range_late, o_.stepping});
-    multiples_.clear();
-    for (int m : cli::parse_int_list(o_.passkey_lengths, "--fot.passkey_lengths"))
-      multiples_.push_back(m);
+    multiples_ = cli::parse_int_list("fot.passkey_lengths", o_.passkey_lengths, 1);
     if (o_.passkey_per_length <= 0)
       fail("fot: --fot.passkey_per_length must be positive, got ", o_.passkey_per_length);
     memory_options(LlamaConfig{}, /*check=*/false);

@@ -143,7 +143,7 @@ int bench(const cli::Args& args) {
       << "| batch | mode | GFLOPs/example | Δ FLOPs | ms/example | Δ time | median speed-up | "
          "time saving / FLOP saving | cached KV/example | peak KV/example |\n"
       << "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
-  for (int bs : cli::parse_int_list(batch_sizes, "bench.batch_sizes")) {
+  for (const int64_t bs : cli::parse_int_list("bench.batch_sizes", batch_sizes, 1)) {
     std::map<gist::CacheMode, std::vector<Measure>> per;
     bool warm = false;
     // Batches group prompts of similar length, as a server would, so that padding does

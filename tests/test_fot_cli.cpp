@@ -77,6 +77,11 @@ TEST_F(FotCli, SmokeConfigTrainsWithCrossbatchAndScoresThePasskey) {
   r = run_condense(knn, dir_->path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, dense);
+  // The same through FAISS's exact index.
+  knn.insert(knn.end(), {"--fot.knn_index", "faiss-flat"});
+  r = run_condense(knn, dir_->path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, dense);
   EXPECT_NE(dense.find("passkey accuracy: 1x"), std::string::npos) << dense;
 }
 
@@ -89,6 +94,7 @@ TEST_F(FotCli, BadInputIsAOneLineErrorThatWritesNothing) {
       {{"--fot.pack", "3"}, "--fot.pack 3 does not divide"},
       {{"--fot.knn_k", "0"}, "--fot.knn_k must be positive"},
       {{"--fot.memory_attention", "faiss"}, "dense or knn"},
+      {{"--fot.knn_index", "ivf"}, "--fot.knn_index must be exact, faiss-flat or faiss-hnsw"},
       {{"--fot.context", "100"}, "below the shortest prompt"},
   };
   int n = 0;

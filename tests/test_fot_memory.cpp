@@ -32,7 +32,7 @@ TEST(FotMemory, WindowsPushedToMemoryEqualOneCrossbatchPass) {
   Llama model(c, 21);
   const int64_t W = 4, N = 5, V = c.vocab_size;
   const Tensor ids = random_ids(N, W, V, 7);
-  fot::MemoryCache cache(model, {{1, 2}, W, 0, 0});
+  fot::MemoryCache cache(model, {{1, 2}, W, 0, 0, {}});
   // One document in N consecutive entries; entry i sees entries i-1..0.
   const fot::CrossbatchHooks h =
       fot::crossbatch_hooks({N, N, N - 1, false}, W, {1, 2}, c.n_layers, Device::cpu);
@@ -50,7 +50,7 @@ TEST(FotMemory, WindowsPushedToMemoryEqualOneCrossbatchPass) {
     EXPECT_EQ(cache.memory_tokens(0), 0);  // not a memory layer
   }
   // Without memory layers every window stands alone.
-  fot::MemoryCache none(model, {{}, W, 0, 0});
+  fot::MemoryCache none(model, {{}, W, 0, 0, {}});
   none.push_window(row(ids, 0));
   const std::vector<float> alone = none.push_window(row(ids, 1)).to_vector();
   const std::vector<float> plain =
@@ -62,14 +62,14 @@ TEST(FotMemory, WindowsPushedToMemoryEqualOneCrossbatchPass) {
 
 TEST(FotMemory, PrefillSplitsWindowsAndTheLastContext) {
   Llama model(small_config(2), 3);
-  fot::MemoryCache cache(model, {{1}, 4, 3, 0});
+  fot::MemoryCache cache(model, {{1}, 4, 3, 0, {}});
   const std::vector<int32_t> ids = row(random_ids(1, 11, 48, 2), 0);
   const std::vector<float> logits = cache.prefill(ids);
   EXPECT_EQ(logits.size(), 48u);
   EXPECT_EQ(cache.memory_tokens(1), 8);  // windows [0,4) and [4,8)
   EXPECT_EQ(cache.local_tokens(), 3);
   // The local part sees the memory: its logits equal the third window pushed alone.
-  fot::MemoryCache windows(model, {{1}, 4, 0, 0});
+  fot::MemoryCache windows(model, {{1}, 4, 0, 0, {}});
   windows.push_window({ids.begin(), ids.begin() + 4});
   windows.push_window({ids.begin() + 4, ids.begin() + 8});
   const std::vector<float> w = windows.push_window({ids.begin() + 8, ids.end()}).to_vector();
@@ -80,7 +80,7 @@ TEST(FotMemory, PrefillSplitsWindowsAndTheLastContext) {
 TEST(FotMemory, FlushAtOverflowKeepsEveryTokensKeysAndValuesOnce) {
   const LlamaConfig c = small_config(2);
   Llama model(c, 8);
-  fot::MemoryCache cache(model, {{1}, 4, 0, 0});
+  fot::MemoryCache cache(model, {{1}, 4, 0, 0, {}});
   const std::vector<int32_t> ids = row(random_ids(1, 11, c.vocab_size, 5), 0);
   std::vector<float> expected_memory;  // every layer-1 key, in order, when it was local
   for (size_t n = 0; n < ids.size(); ++n) {
@@ -112,9 +112,9 @@ TEST(FotMemory, FlushAtOverflowKeepsEveryTokensKeysAndValuesOnce) {
 TEST(FotMemory, TopKWithKAtLeastTheMemoryIsDenseAttention) {
   Llama model(small_config(3), 4);
   const std::vector<int32_t> ids = row(random_ids(1, 18, 48, 6), 0);
-  fot::MemoryCache dense(model, {{1, 2}, 4, 2, 0});
-  fot::MemoryCache exact(model, {{1, 2}, 4, 2, 16});  // 16 memory tokens, k = 16
-  fot::MemoryCache small(model, {{1, 2}, 4, 2, 1});
+  fot::MemoryCache dense(model, {{1, 2}, 4, 2, 0, {}});
+  fot::MemoryCache exact(model, {{1, 2}, 4, 2, 16, {}});  // 16 memory tokens, k = 16
+  fot::MemoryCache small(model, {{1, 2}, 4, 2, 1, {}});
   const std::vector<float> d = dense.prefill(ids), e = exact.prefill(ids), s = small.prefill(ids);
   double diff_small = 0;
   for (size_t j = 0; j < d.size(); ++j) {
@@ -123,7 +123,7 @@ TEST(FotMemory, TopKWithKAtLeastTheMemoryIsDenseAttention) {
   }
   EXPECT_GT(diff_small, 1e-4);  // k = 1 does change the answer
   // And through generation, where the local cache flushes into memory (20 tokens then).
-  fot::MemoryCache large(model, {{1, 2}, 4, 2, 20});
+  fot::MemoryCache large(model, {{1, 2}, 4, 2, 20, {}});
   EXPECT_EQ(dense.greedy(d, 6), large.greedy(large.prefill(ids), 6));
   EXPECT_EQ(dense.memory_tokens(1), 20);
 }
@@ -150,15 +150,15 @@ TEST(FotMemory, TopKIndicesAndAttentionReference) {
 TEST(FotMemory, BadOptionsAreOneLineErrors) {
   Llama model(small_config(2), 1);
   EXPECT_NE(error_of([&] {
-              fot::MemoryCache(model, {{2}, 4, 0, 0});
+              fot::MemoryCache(model, {{2}, 4, 0, 0, {}});
             }).find("memory layer 2"),
             std::string::npos);
   EXPECT_NE(error_of([&] {
-              fot::MemoryCache(model, {{1}, 4, 5, 0});
+              fot::MemoryCache(model, {{1}, 4, 5, 0, {}});
             }).find("last_context"),
             std::string::npos);
   EXPECT_NE(error_of([&] {
-              fot::MemoryCache(model, {{1}, 4, 0, -1});
+              fot::MemoryCache(model, {{1}, 4, 0, -1, {}});
             }).find("knn"),
             std::string::npos);
 }

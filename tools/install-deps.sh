@@ -10,7 +10,7 @@ PKGS=(build-essential cmake ccache pkg-config
       libsentencepiece-dev sentencepiece nlohmann-json3-dev
       openmpi-bin libopenmpi-dev
       python3-torch python3-h5py python3-numpy
-      slurm-wlm munge)
+      libfaiss-dev slurm-wlm munge)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

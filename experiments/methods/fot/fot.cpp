@@ -40,6 +40,7 @@ struct Options {
   bool stepping = true;
   std::string memory_attention = "dense";
   int64_t knn_k = 128, last_context = 32, context = 0;
+  eval::KeyIndexOptions knn_index;
   std::string passkey_lengths = "1,2,4,8";
   int passkey_per_length = 20;
   int64_t passkey_seed = 555;
@@ -85,6 +86,13 @@ class Fot : public methods::Method {
         "fot.memory_attention", po::value(&o_.memory_attention)->default_value("dense"),
         "dense | knn (each query's top-k memory keys)")(
         "fot.knn_k", po::value(&o_.knn_k)->default_value(o_.knn_k), "k of knn memory attention")(
+        "fot.knn_index", po::value(&o_.knn_index.kind)->default_value(o_.knn_index.kind),
+        "how knn finds the top k: exact (a scan, the reference) | faiss-flat (exact) | "
+        "faiss-hnsw (approximate)")(
+        "fot.hnsw_m", po::value(&o_.knn_index.hnsw_m)->default_value(o_.knn_index.hnsw_m),
+        "graph degree of faiss-hnsw")(
+        "fot.hnsw_ef", po::value(&o_.knn_index.hnsw_ef)->default_value(o_.knn_index.hnsw_ef),
+        "search breadth of faiss-hnsw")(
         "fot.context", po::value(&o_.context)->default_value(o_.context),
         "local context C at inference: window and local cache (0: --train.seq_len)")(
         "fot.last_context", po::value(&o_.last_context)->default_value(o_.last_context),
@@ -104,6 +112,7 @@ class Fot : public methods::Method {
     if (o_.memory_attention != "dense" && o_.memory_attention != "knn")
       fail("fot: --fot.memory_attention must be dense or knn, not '", o_.memory_attention, "'");
     if (o_.knn_k <= 0) fail("fot: --fot.knn_k must be positive, got ", o_.knn_k);
+    eval::check_key_index_options(o_.knn_index, "fot: --fot.knn_index");
     check_shape({train.batch_size, o_.pack, o_.range, o_.stepping});
     if (o_.range_late >= 0) check_shape({train.batch_size, o_.pack, o_.range_late, o_.stepping});
     multiples_ = cli::parse_int_list("fot.passkey_lengths", o_.passkey_lengths, 1);
@@ -220,6 +229,7 @@ class Fot : public methods::Method {
                               {"memory_layers", mem.layers},
                               {"memory_attention", o_.memory_attention},
                               {"knn_k", mem.knn},
+                              {"knn_index", mem.index.kind},
                               {"last_context", mem.last_context},
                               {"seed", o_.passkey_seed},
                               {"lengths", per}};
@@ -249,6 +259,7 @@ class Fot : public methods::Method {
     m.window = window();
     m.last_context = o_.last_context;
     m.knn = o_.memory_attention == "knn" ? o_.knn_k : 0;
+    m.index = o_.knn_index;
     if (check) {
       check_memory_options(m, model);
     } else if (m.last_context < 0 || m.last_context > m.window) {

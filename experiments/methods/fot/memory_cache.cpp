@@ -19,6 +19,7 @@ void check_memory_options(const MemoryOptions& o, const LlamaConfig& model) {
     fail("fot: --fot.last_context ", o.last_context, " must be in [0, ", o.window,
          "] (at most the window)");
   if (o.knn < 0) fail("fot: --fot.knn must be positive (0: dense memory), got ", o.knn);
+  eval::check_key_index_options(o.index, "fot: --fot.knn_index");
 }
 
 MemoryCache::MemoryCache(const Llama& model, MemoryOptions options)
@@ -26,6 +27,7 @@ MemoryCache::MemoryCache(const Llama& model, MemoryOptions options)
   check_memory_options(o_, model.config());
   memory_.resize(static_cast<size_t>(model.config().n_layers));
   local_.resize(memory_.size());
+  index_.resize(memory_.size());
 }
 
 bool MemoryCache::is_memory_layer(int64_t l) const {
@@ -78,13 +80,16 @@ Tensor MemoryCache::run(const std::vector<int32_t>& ids, int32_t first_pos, bool
     }
     p.pos = zeros_then_iota(M, n, dev);
     any = true;
-    if (M > 0 && o_.knn > 0)
-      attention[static_cast<size_t>(l)] = [M, k = o_.knn](Tape&, const Var& q, const Var& keys,
-                                                          const Var& values, const Tensor& mask,
-                                                          float scale) {
+    if (M > 0 && o_.knn > 0) {
+      std::vector<const eval::KeyIndex*> heads;
+      for (const auto& ix : index_[static_cast<size_t>(l)]) heads.push_back(ix.get());
+      attention[static_cast<size_t>(l)] = [M, k = o_.knn, heads](Tape&, const Var& q,
+                                                                 const Var& keys, const Var& values,
+                                                                 const Tensor& mask, float scale) {
         return Var(eval::topk_memory_attention(q.value(), keys.value(), values.value(), mask, M, k,
-                                               scale));
+                                               scale, heads.empty() ? nullptr : &heads));
       };
+    }
   }
   std::vector<int32_t> pos(static_cast<size_t>(T));
   std::iota(pos.begin(), pos.end(), first_pos);
@@ -103,22 +108,35 @@ Tensor MemoryCache::push_window(const std::vector<int32_t>& ids) {
     fail("fot: a memory window holds 1..", o_.window, " tokens, got ", ids.size());
   std::vector<LayerKV> fresh;
   Tensor logits = run(ids, 0, /*with_local=*/false, fresh);
-  for (int64_t l : o_.layers) {
-    LayerKV& m = memory_[static_cast<size_t>(l)];
-    m.k = cat(m.k, fresh[static_cast<size_t>(l)].k_raw);
-    m.v = cat(m.v, fresh[static_cast<size_t>(l)].v);
-  }
+  for (int64_t l : o_.layers)
+    append_memory(l, fresh[static_cast<size_t>(l)].k_raw, fresh[static_cast<size_t>(l)].v);
   return logits;
 }
 
 void MemoryCache::flush_local() {
-  for (int64_t l : o_.layers) {
-    LayerKV& m = memory_[static_cast<size_t>(l)];
-    m.k = cat(m.k, local_[static_cast<size_t>(l)].k);
-    m.v = cat(m.v, local_[static_cast<size_t>(l)].v);
-  }
+  for (int64_t l : o_.layers)
+    append_memory(l, local_[static_cast<size_t>(l)].k, local_[static_cast<size_t>(l)].v);
   for (LayerKV& c : local_) c = LayerKV{};
   local_len_ = 0;
+}
+
+void MemoryCache::append_memory(int64_t l, const Var& k, const Var& v) {
+  LayerKV& m = memory_[static_cast<size_t>(l)];
+  m.k = cat(m.k, k);
+  m.v = cat(m.v, v);
+  if (o_.index.kind == "exact") return;
+  // Keys at position 0 are unrotated, so the index holds exactly what attention scores.
+  const Tensor keys = k.value().to(Device::cpu);
+  const int64_t n = keys.dim(1), Hkv = keys.dim(2), Dh = keys.dim(3);
+  auto& heads = index_[static_cast<size_t>(l)];
+  while (static_cast<int64_t>(heads.size()) < Hkv)
+    heads.push_back(eval::make_key_index(o_.index, Dh));
+  const float* kp = keys.f32();
+  std::vector<float> rows(static_cast<size_t>(n * Dh));
+  for (int64_t h = 0; h < Hkv; ++h) {
+    for (int64_t s = 0; s < n; ++s) std::copy_n(kp + (s * Hkv + h) * Dh, Dh, rows.begin() + s * Dh);
+    heads[static_cast<size_t>(h)]->add(rows.data(), n);
+  }
 }
 
 Tensor MemoryCache::extend_local(const std::vector<int32_t>& ids) {

@@ -11,7 +11,10 @@
 #include <cstdint>
 #include <vector>
 
+#include <memory>
+
 #include "core/model.h"
+#include "eval/key_index.h"
 
 namespace condense::fot {
 
@@ -20,6 +23,7 @@ struct MemoryOptions {
   int64_t window = 256;         // local context C: the window and the local cache's size
   int64_t last_context = 0;     // trailing prompt tokens kept local (≤ window)
   int64_t knn = 0;              // 0: dense memory attention; k > 0: each query's top-k memory keys
+  eval::KeyIndexOptions index;  // how knn finds the top k: the exact scan or a FAISS index
 };
 
 // Throws (one line) on a memory layer outside the model, a window ≤ 0, last_context
@@ -55,11 +59,15 @@ class MemoryCache {
   Tensor run(const std::vector<int32_t>& ids, int32_t first_pos, bool with_local,
              std::vector<LayerKV>& fresh);
   void flush_local();
+  // Appends keys (before RoPE) and values [1,n,Hkv,Dh] to memory layer l and its indexes.
+  void append_memory(int64_t l, const Var& k, const Var& v);
 
   const Llama& model_;
   MemoryOptions o_;
   std::vector<LayerKV> memory_;  // k unrotated, v
   std::vector<LayerKV> local_;   // k unrotated (rotated at 0..n-1 when used), v
+  // With a FAISS index: per layer, one index per kv head over the memory's keys.
+  std::vector<std::vector<std::unique_ptr<eval::KeyIndex>>> index_;
   int64_t local_len_ = 0;
 };
 

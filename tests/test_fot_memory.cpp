@@ -7,6 +7,8 @@
 
 #include <set>
 
+#include "core/ops.h"
+#include "eval/chunked_attention.h"
 #include "eval/topk_attention.h"
 #include "experiments/methods/fot/crossbatch.h"
 #include "experiments/methods/fot/memory_cache.h"
@@ -145,6 +147,52 @@ TEST(FotMemory, TopKIndicesAndAttentionReference) {
               eval::topk_memory_attention(q, k, v, Tensor(), 3, 0, 1.0f);
             }).find("k must be positive"),
             std::string::npos);
+}
+
+TEST(FotMemory, ChunkedAttentionIsTheEnginesAttention) {
+  // Grouped-query heads, causal and masked, chunks smaller than, not dividing, and
+  // larger than the keys.
+  const int64_t B = 2, T = 5, S = 13, H = 4, Hkv = 2, Dh = 8;
+  const Tensor q = testing::randn({B, T, H, Dh}, 1);
+  const Tensor k = testing::randn({B, S, Hkv, Dh}, 2);
+  const Tensor v = testing::randn({B, S, Hkv, Dh}, 3);
+  std::vector<uint8_t> m(static_cast<size_t>(B * T * S));
+  for (size_t i = 0; i < m.size(); ++i) m[i] = (i * 7 + i / 5) % 3 != 0;
+  for (int64_t j = 0; j < S; ++j) m[static_cast<size_t>(T * S + 2 * S + j)] = 0;  // no key
+  const Tensor mask = Tensor::from_u8(m, {B, T, S});
+  Tape no_grad(false);
+  for (const Tensor& mk : {Tensor(), mask}) {
+    const std::vector<float> ref =
+        ops::attention(no_grad, Var(q), Var(k), Var(v), mk, 0.3f).value().to_vector();
+    for (int64_t chunk : {1, 4, 13, 50}) {
+      const std::vector<float> got = eval::chunked_attention(q, k, v, mk, chunk, 0.3f).to_vector();
+      ASSERT_EQ(got.size(), ref.size());
+      for (size_t j = 0; j < ref.size(); ++j)
+        ASSERT_NEAR(got[j], ref[j], 1e-5) << "chunk " << chunk << " element " << j;
+    }
+  }
+}
+
+TEST(FotMemory, ChunkedAndBf16MemoriesMatchTheDenseOne) {
+  Llama model(small_config(3), 4);
+  const std::vector<int32_t> ids = row(random_ids(1, 26, 48, 6), 0);
+  fot::MemoryOptions dense{{1, 2}, 4, 2, 0, {}};
+  fot::MemoryOptions chunked = dense, half = dense;
+  chunked.memory_chunk = 3;
+  half.memory_dtype = DType::bf16;
+  fot::MemoryCache a(model, dense), b(model, chunked), c(model, half);
+  const std::vector<float> la = a.prefill(ids), lb = b.prefill(ids), lc = c.prefill(ids);
+  double bf16_diff = 0;
+  for (size_t j = 0; j < la.size(); ++j) {
+    ASSERT_NEAR(lb[j], la[j], 1e-5) << j;
+    bf16_diff = std::max(bf16_diff, static_cast<double>(std::abs(lc[j] - la[j])));
+  }
+  // bf16 keeps 8 bits of mantissa: near, not equal, and half the bytes.
+  EXPECT_LT(bf16_diff, 5e-2);
+  EXPECT_GT(bf16_diff, 0.0);
+  EXPECT_EQ(c.memory(1).k.value().dtype(), DType::bf16);
+  EXPECT_EQ(2 * c.memory(1).k.value().nbytes(), a.memory(1).k.value().nbytes());
+  EXPECT_EQ(a.greedy(la, 6), b.greedy(lb, 6));
 }
 
 TEST(FotMemory, BadOptionsAreOneLineErrors) {

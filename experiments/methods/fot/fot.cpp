@@ -41,6 +41,8 @@ struct Options {
   std::string memory_attention = "dense";
   int64_t knn_k = 128, last_context = 32, context = 0;
   eval::KeyIndexOptions knn_index;
+  int64_t memory_chunk = 0;
+  std::string memory_dtype = "f32";
   std::string passkey_lengths = "1,2,4,8";
   int passkey_per_length = 20;
   int64_t passkey_seed = 555;
@@ -93,6 +95,10 @@ class Fot : public methods::Method {
         "graph degree of faiss-hnsw")(
         "fot.hnsw_ef", po::value(&o_.knn_index.hnsw_ef)->default_value(o_.knn_index.hnsw_ef),
         "search breadth of faiss-hnsw")(
+        "fot.memory_chunk", po::value(&o_.memory_chunk)->default_value(o_.memory_chunk),
+        "dense memory attention in blocks of this many keys (bounded peak memory; 0: one "
+        "block)")("fot.memory_dtype", po::value(&o_.memory_dtype)->default_value(o_.memory_dtype),
+                  "how the memory is stored: f32 | bf16")(
         "fot.context", po::value(&o_.context)->default_value(o_.context),
         "local context C at inference: window and local cache (0: --train.seq_len)")(
         "fot.last_context", po::value(&o_.last_context)->default_value(o_.last_context),
@@ -113,6 +119,10 @@ class Fot : public methods::Method {
       fail("fot: --fot.memory_attention must be dense or knn, not '", o_.memory_attention, "'");
     if (o_.knn_k <= 0) fail("fot: --fot.knn_k must be positive, got ", o_.knn_k);
     eval::check_key_index_options(o_.knn_index, "fot: --fot.knn_index");
+    if (o_.memory_dtype != "f32" && o_.memory_dtype != "bf16")
+      fail("fot: --fot.memory_dtype must be f32 or bf16, not '", o_.memory_dtype, "'");
+    if (o_.memory_chunk < 0)
+      fail("fot: --fot.memory_chunk must be positive (0: one block), got ", o_.memory_chunk);
     check_shape({train.batch_size, o_.pack, o_.range, o_.stepping});
     if (o_.range_late >= 0) check_shape({train.batch_size, o_.pack, o_.range_late, o_.stepping});
     multiples_ = cli::parse_int_list("fot.passkey_lengths", o_.passkey_lengths, 1);
@@ -230,6 +240,8 @@ class Fot : public methods::Method {
                               {"memory_attention", o_.memory_attention},
                               {"knn_k", mem.knn},
                               {"knn_index", mem.index.kind},
+                              {"memory_chunk", mem.memory_chunk},
+                              {"memory_dtype", o_.memory_dtype},
                               {"last_context", mem.last_context},
                               {"seed", o_.passkey_seed},
                               {"lengths", per}};
@@ -260,6 +272,8 @@ class Fot : public methods::Method {
     m.last_context = o_.last_context;
     m.knn = o_.memory_attention == "knn" ? o_.knn_k : 0;
     m.index = o_.knn_index;
+    m.memory_chunk = o_.memory_chunk;
+    m.memory_dtype = o_.memory_dtype == "bf16" ? DType::bf16 : DType::f32;
     if (check) {
       check_memory_options(m, model);
     } else if (m.last_context < 0 || m.last_context > m.window) {

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <numeric>
 
+#include "core/backend.h"
 #include "core/error.h"
 #include "core/ops.h"
+#include "eval/chunked_attention.h"
 #include "eval/topk_attention.h"
 
 namespace condense::fot {
@@ -20,6 +22,10 @@ void check_memory_options(const MemoryOptions& o, const LlamaConfig& model) {
          "] (at most the window)");
   if (o.knn < 0) fail("fot: --fot.knn must be positive (0: dense memory), got ", o.knn);
   eval::check_key_index_options(o.index, "fot: --fot.knn_index");
+  if (o.memory_chunk < 0)
+    fail("fot: --fot.memory_chunk must be positive (0: one block), got ", o.memory_chunk);
+  if (o.memory_dtype != DType::f32 && o.memory_dtype != DType::bf16)
+    fail("fot: the memory is stored as f32 or bf16, not ", dtype_name(o.memory_dtype));
 }
 
 MemoryCache::MemoryCache(const Llama& model, MemoryOptions options)
@@ -47,6 +53,13 @@ Var cat(const Var& a, const Var& b) {
   return ops::concat(no_grad, {a, b}, 1);
 }
 
+Var cast_to(const Var& x, DType dtype) {
+  if (!x.defined() || x.value().dtype() == dtype) return x;
+  Tensor out = Tensor::empty(x.value().shape(), dtype, x.value().device());
+  backend_for(out.device()).cast(out, x.value());
+  return Var(out);
+}
+
 Tensor zeros_then_iota(int64_t zeros, int64_t n, Device device) {
   std::vector<int32_t> p(static_cast<size_t>(zeros + n), 0);
   std::iota(p.begin() + zeros, p.end(), 0);
@@ -71,12 +84,15 @@ Tensor MemoryCache::run(const std::vector<int32_t>& ids, int32_t first_pos, bool
     const int64_t M = is_memory_layer(l) ? memory_tokens(l) : 0, n = with_local ? local_len_ : 0;
     if (M + n == 0) continue;
     LayerKV& p = prefix[static_cast<size_t>(l)];
+    // A bf16 memory is widened one layer at a time, for this pass only.
+    const Var mk = M > 0 ? cast_to(m.k, DType::f32) : Var(),
+              mv = M > 0 ? cast_to(m.v, DType::f32) : Var();
     if (M > 0 && n > 0) {
-      p.k = cat(m.k, c.k);
-      p.v = cat(m.v, c.v);
+      p.k = cat(mk, c.k);
+      p.v = cat(mv, c.v);
     } else {
-      p.k = M > 0 ? m.k : c.k;
-      p.v = M > 0 ? m.v : c.v;
+      p.k = M > 0 ? mk : c.k;
+      p.v = M > 0 ? mv : c.v;
     }
     p.pos = zeros_then_iota(M, n, dev);
     any = true;
@@ -89,6 +105,13 @@ Tensor MemoryCache::run(const std::vector<int32_t>& ids, int32_t first_pos, bool
         return Var(eval::topk_memory_attention(q.value(), keys.value(), values.value(), mask, M, k,
                                                scale, heads.empty() ? nullptr : &heads));
       };
+    } else if (M > 0 && o_.memory_chunk > 0) {
+      attention[static_cast<size_t>(l)] = [chunk = o_.memory_chunk](
+                                              Tape&, const Var& q, const Var& keys,
+                                              const Var& values, const Tensor& mask, float scale) {
+        return Var(
+            eval::chunked_attention(q.value(), keys.value(), values.value(), mask, chunk, scale));
+      };
     }
   }
   std::vector<int32_t> pos(static_cast<size_t>(T));
@@ -98,7 +121,7 @@ Tensor MemoryCache::run(const std::vector<int32_t>& ids, int32_t first_pos, bool
   args.ids = Tensor::from_i32(ids, {1, T}, dev);
   args.pos = Tensor::from_i32(pos, {1, T}, dev);
   args.prefix = any ? &prefix : nullptr;
-  args.attention = o_.knn > 0 ? &attention : nullptr;
+  args.attention = o_.knn > 0 || o_.memory_chunk > 0 ? &attention : nullptr;
   args.kv_out = &fresh;
   return model_.forward(no_grad, args).value();
 }
@@ -122,11 +145,13 @@ void MemoryCache::flush_local() {
 
 void MemoryCache::append_memory(int64_t l, const Var& k, const Var& v) {
   LayerKV& m = memory_[static_cast<size_t>(l)];
-  m.k = cat(m.k, k);
-  m.v = cat(m.v, v);
+  const Var stored = cast_to(k, o_.memory_dtype);
+  m.k = cat(m.k, stored);
+  m.v = cat(m.v, cast_to(v, o_.memory_dtype));
   if (o_.index.kind == "exact") return;
-  // Keys at position 0 are unrotated, so the index holds exactly what attention scores.
-  const Tensor keys = k.value().to(Device::cpu);
+  // Keys at position 0 are unrotated, so the index holds exactly what attention scores
+  // (the stored keys, widened).
+  const Tensor keys = cast_to(stored, DType::f32).value().to(Device::cpu);
   const int64_t n = keys.dim(1), Hkv = keys.dim(2), Dh = keys.dim(3);
   auto& heads = index_[static_cast<size_t>(l)];
   while (static_cast<int64_t>(heads.size()) < Hkv)

@@ -24,10 +24,14 @@ struct MemoryOptions {
   int64_t last_context = 0;     // trailing prompt tokens kept local (≤ window)
   int64_t knn = 0;              // 0: dense memory attention; k > 0: each query's top-k memory keys
   eval::KeyIndexOptions index;  // how knn finds the top k: the exact scan or a FAISS index
+  // Dense memory attention in blocks of this many keys (online softmax: the scores held
+  // at once are [T, chunk] per head); 0: one block, the engine's attention.
+  int64_t memory_chunk = 0;
+  DType memory_dtype = DType::f32;  // how the memory is stored: f32 or bf16 (half the bytes)
 };
 
 // Throws (one line) on a memory layer outside the model, a window ≤ 0, last_context
-// outside [0, window] or a negative k.
+// outside [0, window], a negative k or chunk, or a memory dtype other than f32/bf16.
 void check_memory_options(const MemoryOptions& o, const LlamaConfig& model);
 
 class MemoryCache {
@@ -49,7 +53,8 @@ class MemoryCache {
   // Tokens held: in layer l's memory (0 for a non-memory layer), in the local cache.
   int64_t memory_tokens(int64_t layer) const;
   int64_t local_tokens() const { return local_len_; }
-  // Layer l's memory: keys before RoPE and values [1,M,Hkv,Dh] (undefined when empty).
+  // Layer l's memory: keys before RoPE and values [1,M,Hkv,Dh] (undefined when empty),
+  // in memory_dtype.
   const LayerKV& memory(int64_t layer) const { return memory_[static_cast<size_t>(layer)]; }
   const LayerKV& local(int64_t layer) const { return local_[static_cast<size_t>(layer)]; }
 

@@ -48,6 +48,12 @@ void KVCache::append(const std::vector<LayerKV>& fresh) {
 std::vector<int32_t> generate(const Llama& model, const std::vector<int32_t>& prompt,
                               const SamplingConfig& cfg) {
   if (prompt.empty()) fail("generate: empty prompt (start from BOS)");
+  // The last new token is returned, never run: prompt + new − 1 positions are used.
+  const int64_t positions = static_cast<int64_t>(prompt.size()) + cfg.max_new_tokens - 1;
+  if (positions > model.config().max_seq_len)
+    fail("generate: a ", prompt.size(), "-token prompt and --max-new-tokens ", cfg.max_new_tokens,
+         " need ", positions, " positions, more than the model's max_seq_len ",
+         model.config().max_seq_len);
   const int64_t V = model.config().vocab_size;
   std::mt19937_64 rng(cfg.seed);
   Tape no_grad(false);

@@ -37,7 +37,8 @@ class KVCache {
 };
 
 // Generates after `prompt` (which must be non-empty: start from BOS for none).
-// Returns only the new tokens.
+// Returns only the new tokens. Refuses (one line) when the prompt and max_new_tokens
+// need more positions than the model's max_seq_len.
 std::vector<int32_t> generate(const Llama& model, const std::vector<int32_t>& prompt,
                               const SamplingConfig& cfg);
 

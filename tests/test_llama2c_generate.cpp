@@ -53,5 +53,18 @@ TEST(Llama2c, PromptIsEchoedThenContinued) {
   EXPECT_GT(gen.out.size(), std::string("Once upon a time\n").size());
 }
 
+// stories260K has 512 positions: 513 new tokens after BOS need 513, one too many.
+TEST(Llama2c, GenerationPastTheModelsContextIsRefused) {
+  TempDir dir;
+  const std::string model = dir.file("m");
+  ASSERT_EQ(import_stories260k(model, dir.path()).exit_code, 0);
+  auto gen = run_condense({"generate", "--model", model, "--max-new-tokens", "513"}, dir.path());
+  expect_one_line_error(gen,
+                        "--max-new-tokens 513 need 513 positions, more than the model's "
+                        "max_seq_len 512");
+  gen = run_condense({"generate", "--model", model, "--max-new-tokens", "512"}, dir.path());
+  EXPECT_EQ(gen.exit_code, 0) << gen.err;
+}
+
 }  // namespace
 }  // namespace condense::testing

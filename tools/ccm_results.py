@@ -48,11 +48,19 @@ def find_runs(paths):
     return runs
 
 
-def condition(j):
+def every_weight_trained(run):
+    """The run's config.cfg says --ccm.train_base true (no LoRA, the base fine-tuned)."""
+    cfg = run / "config.cfg"
+    return cfg.exists() and any(line.replace(" ", "") == "train_base=true"
+                                for line in cfg.read_text().splitlines())
+
+
+def condition(j, full_fine_tune):
     a = j["attn"]
     if a in ("no", "pos_control", "neg_control"):
         return NAMES[a]
-    return f"{NAMES.get(a, a)} n={j['n_tok']}" + (" +sink" if j.get("sink") else "")
+    return (f"{NAMES.get(a, a)} n={j['n_tok']}" + (" +sink" if j.get("sink") else "")
+            + (" (every weight)" if full_fine_tune else ""))
 
 
 def fmt(v, digits):
@@ -121,22 +129,27 @@ def main():
     a = ap.parse_args()
     shift = 2 if a.label == "turns" else 0  # turns = context turns + query + target
     turns = [int(t) for t in a.turns.split(",")]
-    rows = []
+    rows, taken = [], set()
     for run in find_runs(a.dirs):
         ev = newest_eval(run)
         j = json.loads(ev.read_text())
         by = {int(t) + shift: v for t, v in j["by_context_turns"].items()}
-        rows.append({"run": run.name, "attn": j["attn"], "n_tok": j["n_tok"],
-                     "name": condition(j), "step": j["step"], "j": j, "by": by,
-                     "bytes": j["kv_bytes_per_entry"]})
-        dest = a.out / "runs" / run.name
+        # Two sweeps may hold runs of one name (a longer schedule, say): the second
+        # is kept as <sweep>-<run>.
+        name = run.name if run.name not in taken else f"{run.parent.name}-{run.name}"
+        taken.add(name)
+        rows.append({"run": name, "attn": j["attn"], "n_tok": j["n_tok"],
+                     "name": condition(j, every_weight_trained(run)), "step": j["step"],
+                     "j": j, "by": by, "bytes": j["kv_bytes_per_entry"]})
+        dest = a.out / "runs" / name
         if dest.resolve() != run.resolve():
             (dest / "eval").mkdir(parents=True, exist_ok=True)
             for f in ("config.cfg", "metrics.jsonl"):
                 if (run / f).exists():
                     shutil.copy(run / f, dest / f)
             shutil.copy(ev, dest / "eval" / ev.name)
-    rows.sort(key=lambda r: (ORDER.get(r["attn"], 5), r["attn"], r["n_tok"]))
+    rows.sort(key=lambda r: (ORDER.get(r["attn"], 5), r["attn"], r["n_tok"], r["name"],
+                             r["step"]))
     full = next((r for r in rows if r["attn"] in ("no", "pos_control")), None)
 
     name, sym = ("t (context turns)", "t") if a.label == "t" else ("turns", "n")

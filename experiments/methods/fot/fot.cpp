@@ -118,11 +118,8 @@ class Fot : public methods::Method {
     if (o_.memory_attention != "dense" && o_.memory_attention != "knn")
       fail("fot: --fot.memory_attention must be dense or knn, not '", o_.memory_attention, "'");
     if (o_.knn_k <= 0) fail("fot: --fot.knn_k must be positive, got ", o_.knn_k);
-    eval::check_key_index_options(o_.knn_index, "fot: --fot.knn_index");
     if (o_.memory_dtype != "f32" && o_.memory_dtype != "bf16")
       fail("fot: --fot.memory_dtype must be f32 or bf16, not '", o_.memory_dtype, "'");
-    if (o_.memory_chunk < 0)
-      fail("fot: --fot.memory_chunk must be positive (0: one block), got ", o_.memory_chunk);
     check_shape({train.batch_size, o_.pack, o_.range, o_.stepping});
     if (o_.range_late >= 0) check_shape({train.batch_size, o_.pack, o_.range_late, o_.stepping});
     multiples_ = cli::parse_int_list("fot.passkey_lengths", o_.passkey_lengths, 1);
@@ -274,12 +271,10 @@ class Fot : public methods::Method {
     m.index = o_.knn_index;
     m.memory_chunk = o_.memory_chunk;
     m.memory_dtype = o_.memory_dtype == "bf16" ? DType::bf16 : DType::f32;
-    if (check) {
+    if (check)
       check_memory_options(m, model);
-    } else if (m.last_context < 0 || m.last_context > m.window) {
-      fail("fot: --fot.last_context ", m.last_context, " must be in [0, ", m.window,
-           "] (at most the local context)");
-    }
+    else
+      check_memory_settings(m);
     return m;
   }
 

@@ -16,6 +16,10 @@ void check_memory_options(const MemoryOptions& o, const LlamaConfig& model) {
     if (l < 0 || l >= model.n_layers)
       fail("fot: memory layer ", l, " is out of range: the model has layers 0..",
            model.n_layers - 1);
+  check_memory_settings(o);
+}
+
+void check_memory_settings(const MemoryOptions& o) {
   if (o.window <= 0) fail("fot: the window (local context) must be positive, got ", o.window);
   if (o.last_context < 0 || o.last_context > o.window)
     fail("fot: --fot.last_context ", o.last_context, " must be in [0, ", o.window,

@@ -33,6 +33,8 @@ struct MemoryOptions {
 // Throws (one line) on a memory layer outside the model, a window ≤ 0, last_context
 // outside [0, window], a negative k or chunk, or a memory dtype other than f32/bf16.
 void check_memory_options(const MemoryOptions& o, const LlamaConfig& model);
+// The same without the model: every check but the layers'.
+void check_memory_settings(const MemoryOptions& o);
 
 class MemoryCache {
  public:

@@ -15,6 +15,7 @@ int data_alpaca(const cli::Args&);
 int data_dialogue(const cli::Args&);
 int data_books(const cli::Args&);
 int data_icl(const cli::Args&);
+int data_icl_episodes(const cli::Args&);
 int data_passkey(const cli::Args&);
 int data_recall(const cli::Args&);
 int data_prepare(const cli::Args&);
@@ -44,6 +45,8 @@ const std::vector<Command>& commands() {
       {"data dialogue", "DailyDialog -> dataset (turns, act/emotion labels)", cmd::data_dialogue},
       {"data books", "books/articles -> long-document dataset", cmd::data_books},
       {"data icl", "classification sets (SST-2, AG News, TREC, MR, SUBJ, RTE)", cmd::data_icl},
+      {"data icl-episodes", "k-shot ICL episodes as dialogues, with label options (CCM)",
+       cmd::data_icl_episodes},
       {"data passkey", "FoT passkey prompts at given token lengths", cmd::data_passkey},
       {"data recall", "synthetic multi-turn recall dialogues (CCM)", cmd::data_recall},
       {"data prepare", "build every dataset from a shared/data-like folder", cmd::data_prepare},

@@ -2,6 +2,7 @@
 // the one-pass teacher-forced one (the two paths are equivalent), EOS is not scored,
 // and the memory each type reads is what METHODS.md §2.7 says: n·t entries for
 // concat, n for merge and gist, every context token for full context, none without.
+// The ICL task (icl.h) picks, per episode, the option each dialogue score ranks first.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,6 +11,7 @@
 
 #include "experiments/methods/ccm/adapter.h"
 #include "experiments/methods/ccm/batch.h"
+#include "experiments/methods/ccm/icl.h"
 #include "experiments/methods/ccm/score.h"
 #include "tests/model_test_util.h"
 
@@ -123,6 +125,64 @@ TEST(CcmScore, OnlinePerplexityIsTheOnePassOneAndMemoryIsPerType) {
     const DialogueScore s = score_dialogues(m.m, m.table(), l, f.dialogues, 3, 0).all;
     EXPECT_EQ(s.memory_entries, entries) << attn_name(a);
     EXPECT_NEAR(s.ppl(), one_pass_ppl(m, l, f), 1e-4 * s.ppl()) << attn_name(a);
+  }
+}
+
+// Each episode's prediction is the option whose own dialogue (the option as the target)
+// has the least summed NLL (acc) or mean NLL (acc_norm); episodes map to their records.
+TEST(CcmScore, IclPicksTheOptionOfLeastNllPerTask) {
+  const Fixture f;
+  std::mt19937 g(9);
+  IclChoices c;
+  c.task_names = {"a", "b"};
+  std::vector<std::vector<std::vector<int32_t>>> held(5);
+  for (size_t r = 0; r < 5; ++r) {
+    for (int o = 0; o < 3; ++o) {
+      std::vector<int32_t> option(1 + g() % 3);
+      for (int32_t& id : option) id = static_cast<int32_t>(4 + g() % 40);
+      held[r].push_back(option);
+    }
+    c.gold.push_back(static_cast<int32_t>(r % 3));
+    c.task.push_back(static_cast<int32_t>(r % 2));
+  }
+  for (const auto& h : held) c.options.push_back({h.begin(), h.end()});
+  // Episode e is record 4 - e.
+  std::vector<DialogueTurns> episodes;
+  std::vector<size_t> records;
+  for (size_t e = 0; e < 5; ++e) {
+    episodes.push_back(f.dialogues[e]);
+    records.push_back(4 - e);
+  }
+  for (Attn a : {Attn::concat_recur, Attn::no}) {
+    const Layout l = layout(a);
+    const Model m(l);
+    std::map<std::string, IclAccuracy> want;
+    for (size_t e = 0; e < 5; ++e) {
+      const size_t rec = records[e];
+      size_t best = 0, best_norm = 0;
+      double nll = 1e300, mean = 1e300;
+      for (size_t o = 0; o < 3; ++o) {
+        DialogueTurns d = episodes[e];
+        d.back() = c.options[rec][o];
+        const DialogueScore s = score_dialogues(m.m, m.table(), l, {d}, 1, 0, false).all;
+        if (s.nll < nll) nll = s.nll, best = o;
+        if (s.nll / s.tokens < mean) mean = s.nll / s.tokens, best_norm = o;
+      }
+      for (const std::string& t : {c.task_names[c.task[rec]], std::string("all")}) {
+        ++want[t].episodes;
+        want[t].correct += best == static_cast<size_t>(c.gold[rec]);
+        want[t].correct_norm += best_norm == static_cast<size_t>(c.gold[rec]);
+      }
+    }
+    const std::map<std::string, IclAccuracy> got =
+        score_icl(m.m, m.table(), l, episodes, records, c, 4, 0);
+    ASSERT_EQ(got.size(), 3u) << attn_name(a);
+    for (const auto& [t, w] : want) {
+      EXPECT_EQ(got.at(t).episodes, w.episodes) << t;
+      EXPECT_EQ(got.at(t).correct, w.correct) << t << " " << attn_name(a);
+      EXPECT_EQ(got.at(t).correct_norm, w.correct_norm) << t << " " << attn_name(a);
+    }
+    EXPECT_EQ(got.at("a").episodes, 3);  // records 0, 2, 4
   }
 }
 

@@ -8,7 +8,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 
 #include "core/atomic_file.h"
@@ -19,6 +22,7 @@
 #include "experiments/methods/ccm/adapter.h"
 #include "experiments/methods/ccm/batch.h"
 #include "experiments/methods/ccm/commands.h"
+#include "experiments/methods/ccm/icl.h"
 #include "experiments/methods/ccm/layout.h"
 #include "experiments/methods/ccm/run.h"
 #include "experiments/methods/ccm/score.h"
@@ -49,6 +53,9 @@ struct Dialogues {
   std::vector<std::vector<std::span<const int32_t>>> turns;
   std::shared_ptr<data::TokenDataset> set;  // owns the tokens the spans point into
   int64_t dropped = 0;                      // dialogues left out for a turn too long
+  std::vector<size_t> records;              // the record of each dialogue kept
+  std::string separator = "\nA:";           // between turns (the dataset's own, if it says)
+  std::optional<IclChoices> icl;            // the options of an ICL-episode dataset
 };
 
 // Leaves out the dialogues with a turn longer than `max_turn_tokens` (0: none), as the
@@ -59,7 +66,16 @@ Dialogues read_dialogues(const std::string& path, const data::Tokenizer& tok,
   d.set = std::make_shared<data::TokenDataset>(data::TokenDataset::open(path, tok));
   if (d.set->info().kind != "dialogue" || !d.set->has_spans("turn"))
     fail("ccm: ", path, " is a '", d.set->info().kind,
-         "' dataset, not a dialogue dataset with turn offsets (condense data dialogue|recall)");
+         "' dataset, not a dialogue dataset with turn offsets (condense data "
+         "dialogue|recall|icl-episodes)");
+  if (has_root_attr(*d.set, "separator")) {
+    try {
+      d.separator = nlohmann::json::parse(d.set->attr("separator")).get<std::string>();
+    } catch (const nlohmann::json::exception&) {
+      fail("ccm: ", path, ": attribute separator is not a JSON string");
+    }
+  }
+  if (is_icl_episodes(*d.set)) d.icl = read_icl_choices(*d.set);
   const std::vector<int64_t> off = d.set->int64s("/turn_offsets");
   for (size_t i = 0; i + 1 < off.size(); ++i) {
     if (off[i + 1] - off[i] < 2)
@@ -70,10 +86,12 @@ Dialogues read_dialogues(const std::string& path, const data::Tokenizer& tok,
       t.push_back(d.set->span_tokens("turn", r));
       too_long |= max_turn_tokens > 0 && static_cast<int64_t>(t.back().size()) > max_turn_tokens;
     }
-    if (too_long)
+    if (too_long) {
       ++d.dropped;
-    else
+    } else {
       d.turns.push_back(std::move(t));
+      d.records.push_back(i);
+    }
   }
   if (d.turns.empty())
     fail("ccm: ", path, " has no dialogue",
@@ -192,11 +210,14 @@ class Ccm : public methods::Method {
     tok_ = std::make_unique<data::Tokenizer>(data::Tokenizer::load(o_.tokenizer));
     layout_.bos = tok_->bos_id();
     layout_.eos = tok_->eos_id();
-    layout_.sep = tok_->encode_continuation("\nA:");
     if (o_.max_turn_tokens < 0)
       fail("ccm: --ccm.max_turn_tokens must be 0 (no limit) or more, got ", o_.max_turn_tokens);
     if (training) dialogues_ = read_dialogues(o_.train, *tok_, o_.max_turn_tokens);
     if (!o_.valid.empty()) valid_ = read_dialogues(o_.valid, *tok_, o_.max_turn_tokens);
+    if (training && !o_.valid.empty() && dialogues_.separator != valid_.separator)
+      fail("ccm: ", o_.train, " and ", o_.valid,
+           " join their turns differently (dialogue vs ICL episodes)");
+    layout_.sep = tok_->encode_continuation(training ? dialogues_.separator : valid_.separator);
   }
 
   std::string tokenizer_path() const override { return o_.tokenizer; }
@@ -249,6 +270,7 @@ class Ccm : public methods::Method {
   std::vector<std::string> tasks() const override {
     std::vector<std::string> t;
     if (!o_.valid.empty()) t.push_back("dialogue");
+    if (valid_.icl) t.push_back("icl");
     if (!stream_.data.empty()) t.push_back("stream");
     return t;
   }
@@ -273,6 +295,7 @@ class Ccm : public methods::Method {
     if (task == "stream")
       return evaluate_stream(stream_, model, model.param(kTableName).var.value(), layout_.n_tok,
                              *tok_, step, run_dir);
+    if (task == "icl") return evaluate_icl(model, step, run_dir, metrics);
     if (task != "dialogue") return Method::evaluate(task, model, step, run_dir, metrics);
     if (valid_.turns.empty()) fail("ccm: the dialogue task needs --data.valid");
     const std::vector<DialogueTurns> d = eval_dialogues();
@@ -391,6 +414,48 @@ class Ccm : public methods::Method {
       if (turns < 2)
         fail("ccm: --ccm.eval_turns counts a query and a target at least, got ", turns);
     return n;
+  }
+  // The ICL task: accuracy per task over the first ccm.eval_dialogues episodes of each
+  // task of data.valid (icl.h), in eval/icl-<step>.json.
+  std::string evaluate_icl(const Llama& model, int64_t step, const std::string& run_dir,
+                           const exp::RunDir* metrics) const {
+    const IclChoices& c = *valid_.icl;
+    std::vector<DialogueTurns> episodes;
+    std::vector<size_t> records;
+    std::map<int32_t, int64_t> taken;
+    for (size_t e = 0; e < valid_.turns.size(); ++e) {
+      const size_t rec = valid_.records[e];
+      if (taken[c.task[rec]]++ >= o_.eval_dialogues) continue;
+      episodes.push_back(valid_.turns[e]);
+      records.push_back(rec);
+    }
+    const std::map<std::string, IclAccuracy> acc =
+        score_icl(model, model.param(kTableName).var.value(), layout_, episodes, records, c,
+                  o_.eval_batch, tok_->eos_id());
+    nlohmann::json by_task = nlohmann::json::object();
+    std::string line = "icl:";
+    for (const auto& [name, a] : acc) {
+      by_task[name] = {{"episodes", a.episodes},
+                       {"accuracy", a.accuracy()},
+                       {"accuracy_norm", a.accuracy_norm()},
+                       {"memory_entries", a.mean_memory()}};
+      char part[120];
+      std::snprintf(part, sizeof part, " %s %.3f (%lld)", name.c_str(), a.accuracy(),
+                    static_cast<long long>(a.episodes));
+      line += part;
+    }
+    const nlohmann::json j = {{"step", step},
+                              {"valid", o_.valid},
+                              {"attn", attn_name(layout_.attn)},
+                              {"n_tok", layout_.n_tok},
+                              {"sink", layout_.sink},
+                              {"kv_bytes_per_entry", eval::kv_bytes_per_token(model.config())},
+                              {"by_task", by_task}};
+    std::filesystem::create_directories(run_dir + "/eval");
+    write_file_atomically(run_dir + "/eval/icl-" + std::to_string(step) + ".json",
+                          j.dump(2) + "\n");
+    if (metrics) metrics->log({{"step", step}, {"icl_accuracy", acc.at("all").accuracy()}});
+    return line;
   }
   static std::string summary(const std::string& run_dir, int64_t step) {
     return run_dir + "/eval/dialogue-" + std::to_string(step) + ".json";

@@ -177,11 +177,11 @@ DialogueScore& DialogueScore::operator+=(const DialogueScore& o) {
   return *this;
 }
 
-DialogueScores score_dialogues(const Llama& model, const Tensor& table, const Layout& l,
-                               const std::vector<DialogueTurns>& dialogues, int64_t batch,
-                               int32_t pad_id, bool generate) {
+std::vector<DialogueScore> score_each(const Llama& model, const Tensor& table, const Layout& l,
+                                      const std::vector<DialogueTurns>& dialogues, int64_t batch,
+                                      int32_t pad_id, bool generate) {
   if (batch < 1) fail("ccm: scoring batch must be positive, got ", batch);
-  DialogueScores total;
+  std::vector<DialogueScore> each;
   for (size_t at = 0; at < dialogues.size(); at += static_cast<size_t>(batch)) {
     std::vector<Part> parts;
     for (size_t r = at; r < std::min(dialogues.size(), at + static_cast<size_t>(batch)); ++r)
@@ -189,10 +189,20 @@ DialogueScores score_dialogues(const Llama& model, const Tensor& table, const La
     const std::vector<DialogueScore> rows =
         online(l.attn) ? score_online(model, table, l, parts, pad_id, generate)
                        : score_one_pass(model, table, l, parts, pad_id, generate);
-    for (size_t r = 0; r < rows.size(); ++r) {
-      total.all += rows[r];
-      total.by_context_turns[static_cast<int64_t>(parts[r].contexts.size())] += rows[r];
-    }
+    each.insert(each.end(), rows.begin(), rows.end());
+  }
+  return each;
+}
+
+DialogueScores score_dialogues(const Llama& model, const Tensor& table, const Layout& l,
+                               const std::vector<DialogueTurns>& dialogues, int64_t batch,
+                               int32_t pad_id, bool generate) {
+  const std::vector<DialogueScore> each =
+      score_each(model, table, l, dialogues, batch, pad_id, generate);
+  DialogueScores total;
+  for (size_t r = 0; r < each.size(); ++r) {
+    total.all += each[r];
+    total.by_context_turns[static_cast<int64_t>(dialogues[r].size()) - 2] += each[r];
   }
   return total;
 }

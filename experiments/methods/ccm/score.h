@@ -41,6 +41,11 @@ struct DialogueScores {
 
 // Scores `dialogues` in batches of `batch` rows with `table` the <COMP>/<SUM> table;
 // without `generate`, perplexity and memory only (exact match stays 0).
+// The score of each dialogue, in order (scored `batch` at a time).
+std::vector<DialogueScore> score_each(const Llama& model, const Tensor& table, const Layout& l,
+                                      const std::vector<DialogueTurns>& dialogues, int64_t batch,
+                                      int32_t pad_id, bool generate = true);
+
 DialogueScores score_dialogues(const Llama& model, const Tensor& table, const Layout& l,
                                const std::vector<DialogueTurns>& dialogues, int64_t batch,
                                int32_t pad_id, bool generate = true);

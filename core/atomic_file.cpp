@@ -1,9 +1,13 @@
 #include "core/atomic_file.h"
 
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 
 #include "core/error.h"
+#include "core/fault.h"
 
 namespace condense {
 
@@ -15,10 +19,13 @@ void write_atomically(const std::string& path,
   if (!parent.empty()) fs::create_directories(parent, ec);
   if (ec) fail(path, ": cannot create directory ", parent.string(), " (", ec.message(), ")");
   const std::string tmp = path + ".tmp";
+  fault::write_point(path);
   try {
     write(tmp);
+    fault::write_point(path);
     fs::rename(tmp, path, ec);
     if (ec) fail(path, ": cannot rename ", tmp, " onto it (", ec.message(), ")");
+    fault::write_point(path);
   } catch (...) {
     fs::remove(tmp, ec);
     throw;
@@ -27,10 +34,20 @@ void write_atomically(const std::string& path,
 
 void write_file_atomically(const std::string& path, std::string_view bytes) {
   write_atomically(path, [&](const std::string& tmp) {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.close();
-    if (!out) fail(path, ": cannot write ", tmp);
+    std::FILE* out = std::fopen(tmp.c_str(), "wb");
+    if (!out) fail(path, ": cannot create ", tmp, " (", std::strerror(errno), ")");
+    fault::write_point(path);
+    constexpr size_t kPiece = 64 << 10;
+    for (size_t at = 0; at < bytes.size(); at += kPiece) {
+      const size_t n = std::min(kPiece, bytes.size() - at);
+      if (std::fwrite(bytes.data() + at, 1, n, out) != n || std::fflush(out) != 0) {
+        const int e = errno;
+        std::fclose(out);
+        fail(path, ": cannot write ", tmp, " (", std::strerror(e), ")");
+      }
+      fault::write_point(path);
+    }
+    if (std::fclose(out) != 0) fail(path, ": cannot write ", tmp, " (", std::strerror(errno), ")");
   });
 }
 

@@ -100,7 +100,7 @@ void save_checkpoint(const std::string& path, const Llama& model, const AdamW* o
       f.set_attr("/meta", "base_sha256", base_sha);
     }
     write_config(f, model.config());
-    f.flush();
+    f.close();
   });
 }
 

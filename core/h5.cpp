@@ -1,11 +1,14 @@
 #include "core/h5.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <numeric>
 
 #include "core/error.h"
+#include "core/fault.h"
 
 namespace condense::h5 {
 namespace {
@@ -50,6 +53,7 @@ File::File(const std::string& path, Mode mode) : path_(path) {
   } else {
     id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (id < 0) fail(path, ": cannot create HDF5 file");
+    fault::write_point(path);
   }
   file_ = Handle(id, H5Fclose);
 }
@@ -129,6 +133,7 @@ void File::write_raw(const std::string& name, const std::vector<int64_t>& dims, 
   if (!ds.valid()) fail(path_, ": cannot create dataset ", name);
   if (n > 0 && H5Dwrite(ds.get(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
     fail(path_, ": cannot write dataset ", name);
+  fault::write_point(path_);
 }
 
 void File::write(const std::string& name, const std::vector<int64_t>& dims, const float* data) {
@@ -220,6 +225,7 @@ void File::write_strings(const std::string& name, const std::vector<std::string>
   for (size_t i = 0; i < values.size(); ++i) ptrs[i] = values[i].c_str();
   if (n > 0 && H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) < 0)
     fail(path_, ": cannot write string dataset ", name);
+  fault::write_point(path_);
 }
 
 std::vector<std::string> File::read_strings(const std::string& name) const {
@@ -338,7 +344,17 @@ std::vector<std::string> File::children(const std::string& group) const {
 }
 
 void File::flush() {
-  H5Fflush(file_.get(), H5F_SCOPE_GLOBAL);
+  errno = 0;
+  if (H5Fflush(file_.get(), H5F_SCOPE_GLOBAL) < 0)
+    fail(path_, ": cannot write it out (", errno ? std::strerror(errno) : "HDF5 error", ")");
+}
+
+void File::close() {
+  flush();
+  const hid_t id = file_.release();
+  errno = 0;
+  if (H5Fclose(id) < 0)
+    fail(path_, ": cannot close it (", errno ? std::strerror(errno) : "HDF5 error", ")");
 }
 
 }  // namespace condense::h5

@@ -22,6 +22,12 @@ class Handle {
   ~Handle();
   hid_t get() const { return id_; }
   bool valid() const { return id_ >= 0; }
+  // Gives up ownership: the caller closes the id.
+  hid_t release() {
+    const hid_t id = id_;
+    id_ = -1;
+    return id;
+  }
 
  private:
   hid_t id_ = -1;
@@ -73,7 +79,12 @@ class File {
   // Names of the direct children of a group.
   std::vector<std::string> children(const std::string& group) const;
 
+  // Both throw (one line, naming the file) when the data cannot be written out, e.g. on a
+  // full disk: HDF5 caches what it writes, so a failure can surface only here.
   void flush();
+  // Flushes and closes the file; the object is then unusable. Writers call it before
+  // renaming, since the destructor closes without reporting errors.
+  void close();
 
  private:
   void ensure_parent_groups(const std::string& name);

@@ -7,13 +7,13 @@
 #include <exception>
 #include <string_view>
 
+#include "core/progress.h"
 #include "datasets/tokenizer.h"
 
 namespace condense::data {
 namespace {
 
 constexpr size_t kChunkBytes = 64 << 10;
-constexpr size_t kProgressBytes = 4'000'000;
 
 struct Chunk {
   size_t text;
@@ -47,11 +47,9 @@ std::vector<std::vector<int32_t>> encode_parallel(const Tokenizer& tokenizer,
   const std::vector<Chunk> chunks = make_chunks(texts, tokenizer.can_split_at_newlines());
   size_t total = 0;
   for (const std::string& s : texts) total += s.size();
-  const bool show = total > kProgressBytes;
+  Progress progress("tokenizing " + label, static_cast<int64_t>(total), "bytes");
 
   std::vector<std::vector<int32_t>> ids(chunks.size());
-  std::atomic<size_t> done{0};
-  int reported = 0;  // last printed tenth
   std::exception_ptr error;
 #pragma omp parallel for schedule(dynamic, 1)
   for (size_t c = 0; c < chunks.size(); ++c) {
@@ -65,18 +63,8 @@ std::vector<std::vector<int32_t>> encode_parallel(const Tokenizer& tokenizer,
 #pragma omp critical(condense_encode_error)
       if (!error) error = std::current_exception();
     }
-    const size_t now = done += k.end - k.begin;
-    if (show) {
 #pragma omp critical(condense_encode_progress)
-      {
-        const int tenth = static_cast<int>(10 * now / total);
-        if (tenth > reported) {
-          reported = tenth;
-          std::fprintf(stderr, "tokenizing %s: %d%% of %.1f MB\n", label.c_str(), 10 * tenth,
-                       total / 1e6);
-        }
-      }
-    }
+    progress.advance(static_cast<int64_t>(k.end - k.begin));
   }
   if (error) std::rethrow_exception(error);
 

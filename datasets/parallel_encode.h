@@ -12,8 +12,8 @@ class Tokenizer;
 // The ids of each text (no BOS/EOS), equal to tokenizer.encode(text, false, false).
 // Texts longer than 64 KiB are cut after line ends and the pieces encoded on
 // separate threads when the tokenizer allows it exactly (can_split_at_newlines), so
-// that one long book also uses every core. Inputs over 4 MB print progress lines
-// "tokenizing <label>: 40% of 21.7 MB" on stderr.
+// that one long book also uses every core. Long inputs print progress lines
+// (core/progress.h) "tokenizing <label>: ..." on stderr.
 std::vector<std::vector<int32_t>> encode_parallel(const Tokenizer& tokenizer,
                                                   std::span<const std::string> texts,
                                                   const std::string& label);

@@ -59,7 +59,7 @@ void write_token_dataset(const std::string& path, const TokenDatasetContents& c)
       f.set_attr("/", "license", info.license);
       f.set_attr("/", "split", info.split);
       for (const auto& [key, value] : c.attrs) f.set_attr("/", key, value);
-      f.flush();
+      f.close();
     }
     // Read back what matters before the rename: a short write fails here, not later.
     h5::File check(tmp, h5::File::Mode::read);

@@ -22,18 +22,26 @@ int32_t sample_token(const float* logits, int64_t V, const SamplingConfig& cfg,
                      std::mt19937_64& rng);
 
 // A growing per-layer key/value cache for one batch of sequences.
+// The keys/values of one sequence, in buffers of `capacity` positions allocated at the
+// first append and filled in place: a step copies only its own keys/values, where
+// growing by concatenation would copy the whole cache every step.
 class KVCache {
  public:
-  explicit KVCache(int64_t n_layers) : layers_(static_cast<size_t>(n_layers)) {}
-  const std::vector<LayerKV>& layers() const { return layers_; }
-  int64_t length() const {
-    return layers_.empty() || !layers_[0].k.defined() ? 0 : layers_[0].k.dim(1);
-  }
-  // Appends the keys/values a forward pass produced (ForwardArgs::kv_out).
+  KVCache(int64_t n_layers, int64_t capacity)
+      : buffers_(static_cast<size_t>(n_layers)),
+        views_(static_cast<size_t>(n_layers)),
+        capacity_(capacity) {}
+  // [1, length, Hkv, Dh] views of the buffers.
+  const std::vector<LayerKV>& layers() const { return views_; }
+  int64_t length() const { return length_; }
+  // Appends the keys/values [1, T, Hkv, Dh] a forward pass produced (ForwardArgs::kv_out);
+  // throws past the capacity.
   void append(const std::vector<LayerKV>& fresh);
 
  private:
-  std::vector<LayerKV> layers_;
+  std::vector<LayerKV> buffers_;  // [capacity, Hkv, Dh]
+  std::vector<LayerKV> views_;
+  int64_t capacity_, length_ = 0;
 };
 
 // Generates after `prompt` (which must be non-empty: start from BOS for none).

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/progress.h"
 
 namespace condense::cli {
 namespace {
@@ -53,8 +54,10 @@ std::string value_text(const boost::any& v) {
 bool parse(const std::string& command, po::options_description desc, const Args& args,
            po::variables_map& vm, bool ignore_unknown, const std::string& fallback_config) {
   std::string config_path;
+  bool quiet = false;
   desc.add_options()("help,h", "show this help")("config", po::value<std::string>(&config_path),
-                                                 "INI-style file of options");
+                                                 "INI-style file of options")(
+      "quiet", po::bool_switch(&quiet), "no progress lines on stderr (they come every ~10 s)");
   try {
     po::command_line_parser parser(args);
     parser.options(desc);
@@ -83,6 +86,7 @@ bool parse(const std::string& command, po::options_description desc, const Args&
   } catch (const po::error& e) {
     rethrow(command, e);
   }
+  if (quiet) Progress::set_quiet(true);
   return true;
 }
 

@@ -1,4 +1,6 @@
 // `condense`: one executable, many subcommands (see experiments/commands.cpp).
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 
@@ -63,5 +65,12 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::cerr << "condense: error: " << cmd->words << ": " << e.what() << "\n";
   }
-  return 1;
+  // Ends without the exit handlers: after a failed write (a full disk) HDF5's own
+  // handler crashes closing the file it could not flush, which would turn the one-line
+  // error into a segmentation fault. Every file condense writes is complete (renamed
+  // into place) or a temporary one by then, so nothing is lost.
+  std::cout.flush();
+  std::cerr.flush();
+  std::fflush(nullptr);
+  std::_Exit(1);
 }

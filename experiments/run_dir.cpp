@@ -10,6 +10,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/progress.h"
 #include "experiments/model_dir.h"
 
 namespace condense::exp {
@@ -94,13 +95,6 @@ RunConfig read_run_config(const std::string& run_dir, const std::string& method)
   return rc;
 }
 
-std::string format_duration(double seconds) {
-  const long s = static_cast<long>(std::max(0.0, seconds));
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
-  return buf;
-}
-
 ProgressLog::ProgressLog(const RunDir& run, int64_t steps, int64_t last)
     : run_(run), steps_(steps), last_(last), start_(Clock::now()), window_start_(start_) {}
 
@@ -115,9 +109,11 @@ void ProgressLog::report(int64_t step, double loss, float lr, float grad_norm, i
   const double dt = std::chrono::duration<double>(now - window_start_).count();
   const double tok_s = static_cast<double>(window_tokens_) / dt;
   const double eta = dt / static_cast<double>(window_steps_) * static_cast<double>(last_ - step);
-  std::cerr << "step " << step << "/" << steps_ << " loss " << std::fixed << std::setprecision(4)
-            << loss << " lr " << std::scientific << std::setprecision(2) << lr << std::defaultfloat
-            << " tok/s " << static_cast<int64_t>(tok_s) << " eta " << format_duration(eta) << "\n";
+  if (!Progress::quiet())
+    std::cerr << "step " << step << "/" << steps_ << " loss " << std::fixed << std::setprecision(4)
+              << loss << " lr " << std::scientific << std::setprecision(2) << lr
+              << std::defaultfloat << " tok/s " << static_cast<int64_t>(tok_s) << " eta "
+              << format_hms(eta) << "\n";
   nlohmann::json record = {{"step", step},
                            {"loss", loss},
                            {"lr", lr},

@@ -40,11 +40,9 @@ RunConfig read_run_config(const std::string& run_dir, const std::string& method)
 // Where a run directory keeps its checkpoint of `step`.
 std::string checkpoint_path(const std::string& run_dir, int64_t step);
 
-// Formats seconds as H:MM:SS for progress lines.
-std::string format_duration(double seconds);
-
 // A training loop's progress reports: each covers the steps since the previous one
-// and goes to stderr as one line (step, loss, lr, tok/s, ETA) and to metrics.jsonl.
+// and goes to stderr as one line (step, loss, lr, tok/s, ETA; not with --quiet) and to
+// metrics.jsonl.
 class ProgressLog {
  public:
   // `steps`: the run's length; `last`: the step this invocation stops at (for the ETA).

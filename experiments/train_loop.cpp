@@ -6,6 +6,7 @@
 
 #include "core/checkpoint.h"
 #include "core/error.h"
+#include "core/fault.h"
 #include "experiments/run_dir.h"
 #include "experiments/train_engine.h"
 
@@ -93,7 +94,8 @@ int train(methods::Method& method, const TrainRun& r) {
       int64_t step_tokens = 0;
       for (int64_t micro = 0; micro < t.grad_accum; ++micro)
         batches.push_back(source->next(step_tokens));
-      const auto [loss, norm] = method.train_step(engine, batches);
+      const auto [step_loss, norm] = method.train_step(engine, batches);
+      const double loss = fault::nan_at_step(step) ? std::nan("") : step_loss;
       tokens_seen += step_tokens;
       progress.add_step(step_tokens);
       if (!std::isfinite(loss)) fail("train: loss became ", loss, " at step ", step);

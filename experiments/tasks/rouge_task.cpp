@@ -13,6 +13,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/progress.h"
 #include "datasets/tokenizer.h"
 #include "eval/csv.h"
 
@@ -95,12 +96,15 @@ SplitScores run_split(const Llama& model, const methods::Method& m, const data::
   gcfg.vocab_limit = tok.vocab_size();
   std::vector<std::vector<int32_t>> outputs(idx.size());
   const auto t0 = Clock::now();
+  Progress progress(std::string(m.name()) + ": generating", static_cast<int64_t>(order.size()),
+                    "examples");
   for (size_t b = 0; b < order.size(); b += static_cast<size_t>(o.batch_size)) {
     methods::Records batch;
     const size_t end = std::min(order.size(), b + static_cast<size_t>(o.batch_size));
     for (size_t i = b; i < end; ++i) batch.push_back(&s.examples[idx[order[i]]]);
     eval::BatchGenerateResult r = m.answer(model, m.compress(model, batch), batch, gcfg);
     for (size_t i = b; i < end; ++i) outputs[order[i]] = std::move(r.tokens[i - b]);
+    progress.advance(static_cast<int64_t>(end - b));
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   std::vector<std::string> preds, truths;

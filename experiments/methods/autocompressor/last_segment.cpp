@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/ops.h"
+#include "core/progress.h"
 #include "experiments/methods/autocompressor/segmenting.h"
 #include "experiments/methods/autocompressor/summary_passes.h"
 
@@ -62,6 +63,7 @@ LastSegmentScore score_last_segment(const Llama& model, const Tensor& table,
   score.predictions = n * (T - 1);
   for (int64_t c : o.contexts) score.contexts.push_back({c, 0, 0, 0});
   Tape no_grad(false);
+  Progress progress("last-segment perplexity", n, "windows");
   for (int64_t first = 0; first < n; first += o.batch) {
     const int64_t B = std::min(o.batch, n - first);
     // Row b's last `len` tokens before the target (0) or of the target (1).
@@ -94,6 +96,7 @@ LastSegmentScore score_last_segment(const Llama& model, const Tensor& table,
       const SegmentOutput seg = segment_pass(no_grad, model, target_ids, Var(sigma), Var());
       cs.nll_compressed += summed_nll(model.logits(no_grad, seg.hidden).value(), predicted, B, T);
     }
+    progress.advance(B);
   }
   const auto count = static_cast<double>(score.predictions);
   score.nll_none /= count;

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/progress.h"
 #include "experiments/methods/ccm/batch.h"
 #include "experiments/methods/ccm/mask.h"
 #include "experiments/methods/ccm/online.h"
@@ -182,6 +183,7 @@ std::vector<DialogueScore> score_each(const Llama& model, const Tensor& table, c
                                       int32_t pad_id, bool generate) {
   if (batch < 1) fail("ccm: scoring batch must be positive, got ", batch);
   std::vector<DialogueScore> each;
+  Progress progress("ccm: scoring", static_cast<int64_t>(dialogues.size()), "dialogues");
   for (size_t at = 0; at < dialogues.size(); at += static_cast<size_t>(batch)) {
     std::vector<Part> parts;
     for (size_t r = at; r < std::min(dialogues.size(), at + static_cast<size_t>(batch)); ++r)
@@ -190,6 +192,7 @@ std::vector<DialogueScore> score_each(const Llama& model, const Tensor& table, c
         online(l.attn) ? score_online(model, table, l, parts, pad_id, generate)
                        : score_one_pass(model, table, l, parts, pad_id, generate);
     each.insert(each.end(), rows.begin(), rows.end());
+    progress.advance(static_cast<int64_t>(rows.size()));
   }
   return each;
 }

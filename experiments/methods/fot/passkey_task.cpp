@@ -1,5 +1,6 @@
 #include "experiments/methods/fot/passkey_task.h"
 
+#include "core/progress.h"
 #include "datasets/passkey.h"
 
 namespace condense::fot {
@@ -9,6 +10,7 @@ std::vector<PasskeyResult> passkey_accuracy(const Llama& model, const data::Toke
                                             const std::vector<int64_t>& lengths, int per_length,
                                             uint32_t seed) {
   std::vector<PasskeyResult> out;
+  Progress progress("fot: passkey", static_cast<int64_t>(lengths.size()) * per_length, "prompts");
   for (int64_t length : lengths) {
     PasskeyResult r;
     r.length = length;
@@ -20,6 +22,7 @@ std::vector<PasskeyResult> passkey_accuracy(const Llama& model, const data::Toke
           cache.greedy(cache.prefill(s.prompt_ids), static_cast<int64_t>(s.answer_ids.size()));
       r.correct += got == s.answer_ids ? 1 : 0;
       ++r.total;
+      progress.advance();
     }
     out.push_back(r);
   }

@@ -4,6 +4,7 @@
 // --demos files (one shared draw for every episode: evaluation) or, without --demos,
 // from its own file without the query (a fresh draw per episode: training).
 #include <map>
+#include <random>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -52,8 +53,9 @@ int data_icl_episodes(const cli::Args& args) {
       "episodes per task, a seeded sample of its queries (0: one per query, in order)")(
       "seed", cli::po::value(&o.seed)->default_value(100), "the draws' seed")(
       "text_out", cli::po::value(&text_out),
-      "also write each episode as one line of text, its turns joined by spaces (for "
-      "`data text --doc-per-line`: a language model pretrained on every token)");
+      "also write each episode as one line of text, its turns joined by spaces, the "
+      "episodes in a seeded random order (for `data text --doc-per-line`: a language model "
+      "pretrained on every token)");
   data_cli::add_common(desc, c, "train", "", "research use");
   cli::po::variables_map vm;
   if (!cli::parse("data icl-episodes", desc, args, vm)) return 0;
@@ -86,8 +88,14 @@ int data_icl_episodes(const cli::Args& args) {
   if (!text_out.empty()) {
     const std::vector<int64_t>& off = contents.int64s.at("/turn_offsets");
     const std::vector<std::string>& turns = contents.texts.at("turn");
+    // In a seeded random order, tasks mixed: a language model's loader reads the lines
+    // in order, and one task after another would be learned and then forgotten.
+    std::vector<size_t> order(off.size() - 1);
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::mt19937_64 g(o.seed);
+    for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[g() % i]);
     std::string text;
-    for (size_t i = 0; i + 1 < off.size(); ++i) {
+    for (const size_t i : order) {
       for (int64_t r = off[i]; r < off[i + 1]; ++r) text += (r > off[i] ? " " : "") + turns[r];
       text += "\n";
     }

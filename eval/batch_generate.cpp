@@ -77,6 +77,13 @@ BatchGenerateResult generate_batch(const Llama& model, const std::vector<LayerKV
     next_pos[b] = host_pos[b * T + T - 1] + 1;
     active[b] = static_cast<int32_t>(b);
   }
+  // The last new token is returned, never run: it needs no position of its own.
+  const int64_t last_pos =
+      *std::max_element(next_pos.begin(), next_pos.end()) + cfg.max_new_tokens - 2;
+  if (last_pos >= model.config().max_seq_len)
+    fail("generate: --max-new-tokens ", cfg.max_new_tokens, " after prompts at positions up to ",
+         last_pos - cfg.max_new_tokens + 1, " need position ", last_pos,
+         ", beyond the model's max_seq_len ", model.config().max_seq_len);
 
   Tape no_grad(false);
   std::vector<LayerKV> cache, fresh;

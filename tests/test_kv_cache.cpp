@@ -1,11 +1,13 @@
 // Generation's preallocated KV cache (eval/generate.h): appending in place gives the
 // keys/values that concatenating the steps' own gives, the views grow with the cache
-// while the buffers stay put, and a step past the capacity is refused.
+// while the buffers stay put, and a step past the capacity is refused. Batched
+// generation refuses to run past the model's max_seq_len.
 #include <gtest/gtest.h>
 
 #include <numeric>
 
 #include "core/ops.h"
+#include "eval/batch_generate.h"
 #include "eval/generate.h"
 #include "tests/model_test_util.h"
 
@@ -50,6 +52,21 @@ TEST(KvCache, InPlaceAppendEqualsConcatenationAndRefusesPastCapacity) {
   const std::vector<LayerKV> c = step_kv(model, {6}, 8, &cache.layers());
   EXPECT_EQ(testing::error_of([&] { cache.append(c); }),
             "kv cache: 9 positions, more than its capacity 8");
+}
+
+TEST(KvCache, BatchGenerationPastMaxSeqLenIsRefused) {
+  LlamaConfig c = testing::small_config();
+  c.max_seq_len = 16;
+  const Llama model(c, 3);
+  const eval::PromptBatch p =
+      eval::causal_batch({{1, 4, 5, 6, 7}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10}}, {}, 0, Device::cpu);
+  eval::BatchGenerateConfig cfg;
+  cfg.max_new_tokens = 7;  // the longer row's last run token sits at position 15
+  EXPECT_EQ(eval::generate_batch(model, nullptr, p, cfg).tokens[1].size(), 7u);
+  cfg.max_new_tokens = 8;
+  EXPECT_EQ(testing::error_of([&] { eval::generate_batch(model, nullptr, p, cfg); }),
+            "generate: --max-new-tokens 8 after prompts at positions up to 9 need position 16, "
+            "beyond the model's max_seq_len 16");
 }
 
 }  // namespace

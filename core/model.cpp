@@ -4,8 +4,10 @@
 #include <cmath>
 #include <iterator>
 #include <random>
+#include <tuple>
 #include <utility>
 
+#include "core/backend.h"
 #include "core/ops.h"
 
 namespace condense {
@@ -300,6 +302,34 @@ void Llama::resize_vocab(int64_t vocab_size) {
   config_.vocab_size = vocab_size;
 }
 
+namespace {
+
+// Writes k, v [1,T,Hkv,Dh] at positions [length, length + T) of layer `l` of the cache
+// and returns the keys and values [1, length + T, Hkv, Dh] there (views of its buffers).
+std::pair<Var, Var> write_in_place(const Tape& tape, InPlaceKV& c, size_t l, const Var& k,
+                                   const Var& v) {
+  if (tape.enabled()) fail("in-place key/value cache: inference only (no gradients)");
+  const Tensor& kt = k.value();
+  const int64_t T = kt.dim(1), Hkv = kt.dim(2), Dh = kt.dim(3), end = c.length + T;
+  if (kt.dim(0) != 1)
+    fail("in-place key/value cache: holds one sequence, got a batch of ", kt.dim(0));
+  if (end > c.capacity)
+    fail("in-place key/value cache: ", end, " positions, more than its capacity ", c.capacity);
+  if (c.layers.size() <= l) c.layers.resize(l + 1);
+  std::pair<Var, Var> out;
+  for (auto [src, buffer, view] : {std::tuple{&kt, &c.layers[l].k, &out.first},
+                                   std::tuple{&v.value(), &c.layers[l].v, &out.second}}) {
+    if (!buffer->defined())
+      *buffer = Var(Tensor::empty({c.capacity, Hkv, Dh}, src->dtype(), src->device()));
+    backend_for(src->device())
+        .copy_blocks(buffer->value(), c.length * Hkv * Dh, 0, *src, 0, 0, T * Hkv * Dh, 1, false);
+    *view = Var(buffer->value().rows(0, end).reshape({1, end, Hkv, Dh}));
+  }
+  return out;
+}
+
+}  // namespace
+
 Var Llama::block(Tape& tape, const Layer& L, size_t index, const Var& h, const ForwardArgs& args,
                  const Tensor& pos, const LoraGate& gate) const {
   // A tensor-parallel shard computes its own heads and its slice of the MLP.
@@ -318,6 +348,7 @@ Var Llama::block(Tape& tape, const Layer& L, size_t index, const Var& h, const F
   k = ops::rope(tape, k, pos, config_.rope_theta);
   if (args.kv_out) (*args.kv_out)[index] = {k, v, Tensor(), k_raw};
   Var keys = k, values = v;
+  if (args.in_place) std::tie(keys, values) = write_in_place(tape, *args.in_place, index, k, v);
   if (args.prefix && (*args.prefix)[index].k.defined() && (*args.prefix)[index].k.dim(1) > 0) {
     const LayerKV& m = (*args.prefix)[index];
     const Var mk = m.pos.defined() ? ops::rope(tape, m.k, m.pos, config_.rope_theta) : m.k;
@@ -396,6 +427,7 @@ Var Llama::stage(Tape& tape, const ForwardArgs& args, const Var& input) const {
          shape_str(args.ids.shape()));
   if (args.prefix && static_cast<int64_t>(args.prefix->size()) != config_.n_layers)
     fail("key/value prefix has ", args.prefix->size(), " layers, the model has ", config_.n_layers);
+  if (args.prefix && args.in_place) fail("a key/value prefix and an in-place cache together");
   if (args.layer_mask && static_cast<int64_t>(args.layer_mask->size()) != config_.n_layers)
     fail("per-layer masks for ", args.layer_mask->size(), " layers, the model has ",
          config_.n_layers);

@@ -136,11 +136,22 @@ struct TableInputs {
   Tensor ids{};         // [P] i32, rows of the table
 };
 
+// The keys/values of one sequence in buffers of `capacity` positions, filled in place:
+// generation's cache (eval/generate.cpp). A forward pass given it (no gradients, batch 1)
+// writes its keys/values at positions [length, length + T) of each layer's buffers,
+// allocated at the first pass, and attends over [0, length + T); the caller then adds
+// T to `length`. A pass past the capacity is refused.
+struct InPlaceKV {
+  int64_t capacity = 0, length = 0;
+  std::vector<LayerKV> layers;  // per layer, k and v [capacity, Hkv, Dh]
+};
+
 struct ForwardArgs {
   Tensor ids;   // [B,T] i32
   Tensor pos;   // [B,T] i32; undefined means 0..T-1 for every row
   Tensor mask;  // [B,T,M+T] u8 (1 = may attend); undefined means causal over prefix + tokens
   const std::vector<LayerKV>* prefix = nullptr;  // per-layer KV prepended to the keys
+  InPlaceKV* in_place = nullptr;                 // the cache written in place (no prefix)
   Tensor embed_rows;  // [P] i32 rows of the flattened [B*T] input whose embeddings are replaced
   Var embed_values;   // [P,D] the embeddings put there
   TableInputs table_inputs;                // applied before embed_rows/embed_values

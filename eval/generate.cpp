@@ -3,9 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
-#include <tuple>
 
-#include "core/backend.h"
 #include "core/error.h"
 #include "core/ops.h"
 #include "core/progress.h"
@@ -37,30 +35,6 @@ int32_t sample_token(const float* logits, int64_t V, const SamplingConfig& cfg,
   return order[keep - 1];
 }
 
-void KVCache::append(const std::vector<LayerKV>& fresh) {
-  if (fresh.size() != buffers_.size())
-    fail("kv cache: ", fresh.size(), " layers of keys/values for a cache of ", buffers_.size());
-  const Tensor& k0 = fresh[0].k.value();
-  if (k0.ndim() != 4 || k0.dim(0) != 1)
-    fail("kv cache: holds one sequence, got keys of batch ", k0.ndim() ? k0.dim(0) : 0);
-  const int64_t T = k0.dim(1), end = length_ + T;
-  if (end > capacity_) fail("kv cache: ", end, " positions, more than its capacity ", capacity_);
-  for (size_t l = 0; l < buffers_.size(); ++l) {
-    for (auto [slot, buffer, view] : {std::tuple{&fresh[l].k, &buffers_[l].k, &views_[l].k},
-                                      std::tuple{&fresh[l].v, &buffers_[l].v, &views_[l].v}}) {
-      const Tensor& src = slot->value();
-      const int64_t row = src.dim(2) * src.dim(3);
-      if (!buffer->defined())
-        *buffer =
-            Var(Tensor::empty({capacity_, src.dim(2), src.dim(3)}, src.dtype(), src.device()));
-      backend_for(src.device())
-          .copy_blocks(buffer->value(), length_ * row, 0, src, 0, 0, T * row, 1, false);
-      *view = Var(buffer->value().rows(0, end).reshape({1, end, src.dim(2), src.dim(3)}));
-    }
-  }
-  length_ = end;
-}
-
 std::vector<int32_t> generate(const Llama& model, const std::vector<int32_t>& prompt,
                               const SamplingConfig& cfg) {
   if (prompt.empty()) fail("generate: empty prompt (start from BOS)");
@@ -73,7 +47,8 @@ std::vector<int32_t> generate(const Llama& model, const std::vector<int32_t>& pr
   const int64_t V = model.config().vocab_size;
   std::mt19937_64 rng(cfg.seed);
   Tape no_grad(false);
-  KVCache cache(model.config().n_layers, positions);
+  InPlaceKV cache;
+  cache.capacity = positions;
   std::vector<int32_t> out;
   std::vector<int32_t> step_ids = prompt;
   int32_t next_pos = 0;
@@ -83,16 +58,14 @@ std::vector<int32_t> generate(const Llama& model, const std::vector<int32_t>& pr
     const int64_t T = static_cast<int64_t>(step_ids.size());
     std::vector<int32_t> pos(static_cast<size_t>(T));
     std::iota(pos.begin(), pos.end(), next_pos);
-    std::vector<LayerKV> fresh;
     ForwardArgs args;
     args.ids = Tensor::from_i32(step_ids, {1, T}, model.device());
     args.pos = Tensor::from_i32(pos, {1, T}, model.device());
-    args.prefix = cache.length() ? &cache.layers() : nullptr;
-    args.kv_out = &fresh;
+    args.in_place = &cache;
     Var h = model.hidden(no_grad, args);
     Var last = ops::slice(no_grad, h, 1, T - 1, T);
     std::vector<float> logits = model.logits(no_grad, last).value().to_vector();
-    cache.append(fresh);
+    cache.length += T;
     next_pos += static_cast<int32_t>(T);
     const int32_t tok = sample_token(logits.data(), V, cfg, rng);
     out.push_back(tok);

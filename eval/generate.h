@@ -22,31 +22,10 @@ int32_t sample_token(const float* logits, int64_t V, const SamplingConfig& cfg,
                      std::mt19937_64& rng);
 
 // A growing per-layer key/value cache for one batch of sequences.
-// The keys/values of one sequence, in buffers of `capacity` positions allocated at the
-// first append and filled in place: a step copies only its own keys/values, where
-// growing by concatenation would copy the whole cache every step.
-class KVCache {
- public:
-  KVCache(int64_t n_layers, int64_t capacity)
-      : buffers_(static_cast<size_t>(n_layers)),
-        views_(static_cast<size_t>(n_layers)),
-        capacity_(capacity) {}
-  // [1, length, Hkv, Dh] views of the buffers.
-  const std::vector<LayerKV>& layers() const { return views_; }
-  int64_t length() const { return length_; }
-  // Appends the keys/values [1, T, Hkv, Dh] a forward pass produced (ForwardArgs::kv_out);
-  // throws past the capacity.
-  void append(const std::vector<LayerKV>& fresh);
-
- private:
-  std::vector<LayerKV> buffers_;  // [capacity, Hkv, Dh]
-  std::vector<LayerKV> views_;
-  int64_t capacity_, length_ = 0;
-};
-
 // Generates after `prompt` (which must be non-empty: start from BOS for none).
 // Returns only the new tokens. Refuses (one line) when the prompt and max_new_tokens
-// need more positions than the model's max_seq_len.
+// need more positions than the model's max_seq_len. Decodes into a key/value cache
+// allocated once at that size (InPlaceKV), each step writing only its own keys/values.
 std::vector<int32_t> generate(const Llama& model, const std::vector<int32_t>& prompt,
                               const SamplingConfig& cfg);
 

@@ -13,6 +13,7 @@ namespace condense::cmd {
 int generate(const cli::Args& args) {
   std::string model_dir, prompt, device_name = "cpu";
   eval::SamplingConfig cfg;
+  bool no_stop = false;
   cli::po::options_description desc("generate");
   desc.add_options()("model", cli::po::value(&model_dir)->required(), "model or run directory")(
       "prompt", cli::po::value(&prompt)->default_value(""), "text to continue (empty: from BOS)")(
@@ -20,7 +21,9 @@ int generate(const cli::Args& args) {
       "temperature", cli::po::value(&cfg.temperature)->default_value(0.0f), "0 = greedy")(
       "top-p", cli::po::value(&cfg.top_p)->default_value(0.9f), "nucleus mass when sampling")(
       "seed", cli::po::value(&cfg.seed)->default_value(0), "sampling seed")(
-      "device", cli::po::value(&device_name)->default_value("cpu"), "cpu or cuda");
+      "device", cli::po::value(&device_name)->default_value("cpu"), "cpu or cuda")(
+      "no-stop", cli::po::bool_switch(&no_stop),
+      "keep going past BOS/EOS: exactly --max-new-tokens tokens (for timing)");
   cli::po::variables_map vm;
   if (!cli::parse("generate", desc, args, vm)) return 0;
   if (cfg.max_new_tokens < 0) fail("generate: --max-new-tokens must be >= 0");
@@ -32,9 +35,9 @@ int generate(const cli::Args& args) {
          " tokens, more than the model's vocab ", model.config().vocab_size);
   std::vector<int32_t> ids = tok.encode(prompt, true, false);
   // llama2.c-trained models use BOS as the story separator; stop on it and on EOS.
-  cfg.stop_ids = {tok.bos_id(), tok.eos_id()};
+  if (!no_stop) cfg.stop_ids = {tok.bos_id(), tok.eos_id()};
   std::vector<int32_t> fresh = eval::generate(model, ids, cfg);
-  if (!fresh.empty() && (fresh.back() == tok.bos_id() || fresh.back() == tok.eos_id()))
+  if (!no_stop && !fresh.empty() && (fresh.back() == tok.bos_id() || fresh.back() == tok.eos_id()))
     fresh.pop_back();
   ids.insert(ids.end(), fresh.begin(), fresh.end());
   std::cout << tok.decode(ids) << std::endl;

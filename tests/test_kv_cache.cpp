@@ -1,57 +1,70 @@
-// Generation's preallocated KV cache (eval/generate.h): appending in place gives the
-// keys/values that concatenating the steps' own gives, the views grow with the cache
-// while the buffers stay put, and a step past the capacity is refused. Batched
-// generation refuses to run past the model's max_seq_len.
+// Generation's key/value cache written in place (core/model.h InPlaceKV): step by step
+// it gives the logits of the concatenating prefix path, its buffers are allocated once,
+// and a pass past its capacity or with gradients is refused. Batched generation refuses
+// to run past the model's max_seq_len.
 #include <gtest/gtest.h>
 
 #include <numeric>
 
 #include "core/ops.h"
 #include "eval/batch_generate.h"
-#include "eval/generate.h"
 #include "tests/model_test_util.h"
 
 namespace condense {
 namespace {
 
-// The keys/values of running `ids` at positions from `first` after `prefix`.
-std::vector<LayerKV> step_kv(const Llama& model, const std::vector<int32_t>& ids, int32_t first,
-                             const std::vector<LayerKV>* prefix) {
-  Tape no_grad(false);
-  const auto T = static_cast<int64_t>(ids.size());
+ForwardArgs step_args(const std::vector<int32_t>& ids, int32_t first) {
   std::vector<int32_t> pos(ids.size());
   std::iota(pos.begin(), pos.end(), first);
-  std::vector<LayerKV> fresh;
   ForwardArgs args;
+  const auto T = static_cast<int64_t>(ids.size());
   args.ids = Tensor::from_i32(ids, {1, T});
   args.pos = Tensor::from_i32(pos, {1, T});
-  args.prefix = prefix;
-  args.kv_out = &fresh;
-  model.hidden(no_grad, args);
-  return fresh;
+  return args;
 }
 
-TEST(KvCache, InPlaceAppendEqualsConcatenationAndRefusesPastCapacity) {
+TEST(KvCache, InPlaceStepsEqualThePrefixPathAndRefusePastCapacity) {
   const Llama model(testing::small_config(), 7);
-  eval::KVCache cache(model.config().n_layers, 8);
-  const std::vector<LayerKV> a = step_kv(model, {1, 5, 9, 3, 7}, 0, nullptr);
-  cache.append(a);
-  const void* buffer = cache.layers()[0].k.value().raw();
-  const std::vector<LayerKV> b = step_kv(model, {4, 2, 8}, 5, &cache.layers());
-  cache.append(b);
-  EXPECT_EQ(cache.length(), 8);
-  EXPECT_EQ(cache.layers()[0].k.value().raw(), buffer) << "the cache was reallocated";
   Tape no_grad(false);
-  for (size_t l = 0; l < a.size(); ++l) {
-    const Tensor k = ops::concat(no_grad, {a[l].k, b[l].k}, 1).value();
-    const Tensor v = ops::concat(no_grad, {a[l].v, b[l].v}, 1).value();
-    EXPECT_EQ(cache.layers()[l].k.value().shape(), k.shape());
-    EXPECT_EQ(cache.layers()[l].k.value().to_vector(), k.to_vector()) << "layer " << l;
-    EXPECT_EQ(cache.layers()[l].v.value().to_vector(), v.to_vector()) << "layer " << l;
+  const std::vector<std::vector<int32_t>> steps = {{1, 5, 9, 3, 7}, {4}, {2, 8}, {6}};
+  InPlaceKV cache;
+  cache.capacity = 9;
+  std::vector<LayerKV> prefix;  // the reference: keys/values concatenated step by step
+  int32_t at = 0;
+  const void* buffer = nullptr;
+  for (const auto& ids : steps) {
+    ForwardArgs in_place = step_args(ids, at), reference = step_args(ids, at);
+    in_place.in_place = &cache;
+    std::vector<LayerKV> fresh;
+    reference.prefix = prefix.empty() ? nullptr : &prefix;
+    reference.kv_out = &fresh;
+    const std::vector<float> got = model.forward(no_grad, in_place).value().to_vector();
+    const std::vector<float> want = model.forward(no_grad, reference).value().to_vector();
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i)
+      ASSERT_NEAR(got[i], want[i], 1e-5f) << "position " << at << ", logit " << i;
+    cache.length += static_cast<int64_t>(ids.size());
+    at += static_cast<int32_t>(ids.size());
+    if (prefix.empty()) {
+      prefix = fresh;
+      buffer = cache.layers[0].k.value().raw();
+    } else {
+      for (size_t l = 0; l < prefix.size(); ++l) {
+        prefix[l].k = ops::concat(no_grad, {prefix[l].k, fresh[l].k}, 1);
+        prefix[l].v = ops::concat(no_grad, {prefix[l].v, fresh[l].v}, 1);
+      }
+    }
+    EXPECT_EQ(cache.layers[0].k.value().raw(), buffer) << "the buffers were reallocated";
   }
-  const std::vector<LayerKV> c = step_kv(model, {6}, 8, &cache.layers());
-  EXPECT_EQ(testing::error_of([&] { cache.append(c); }),
-            "kv cache: 9 positions, more than its capacity 8");
+  ForwardArgs past = step_args({3, 3}, at);
+  past.in_place = &cache;
+  EXPECT_EQ(testing::error_of([&] { model.forward(no_grad, past); }),
+            "in-place key/value cache: 11 positions, more than its capacity 9");
+  Tape grad;
+  ForwardArgs with_grad = step_args({3}, at);
+  with_grad.in_place = &cache;
+  EXPECT_EQ(testing::error_of([&] { model.forward(grad, with_grad); }),
+            "in-place key/value cache: inference only (no gradients)");
 }
 
 TEST(KvCache, BatchGenerationPastMaxSeqLenIsRefused) {

@@ -182,7 +182,10 @@ TEST(CcmScore, IclPicksTheOptionOfLeastNllPerTask) {
       EXPECT_EQ(got.at(t).correct, w.correct) << t << " " << attn_name(a);
       EXPECT_EQ(got.at(t).correct_norm, w.correct_norm) << t << " " << attn_name(a);
     }
-    EXPECT_EQ(got.at("a").episodes, 3);  // records 0, 2, 4
+    EXPECT_EQ(got.at("a").episodes, 3);  // records 0, 2, 4: golds 0, 2, 1
+    EXPECT_EQ(got.at("a").majority, 1);
+    EXPECT_EQ(got.at("b").majority, 1);  // records 1, 3: golds 1, 0
+    EXPECT_EQ(got.at("all").majority, 2);
   }
 }
 

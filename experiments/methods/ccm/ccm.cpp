@@ -438,6 +438,7 @@ class Ccm : public methods::Method {
       by_task[name] = {{"episodes", a.episodes},
                        {"accuracy", a.accuracy()},
                        {"accuracy_norm", a.accuracy_norm()},
+                       {"majority", a.majority_accuracy()},
                        {"memory_entries", a.mean_memory()}};
       char part[120];
       std::snprintf(part, sizeof part, " %s %.3f (%lld)", name.c_str(), a.accuracy(),

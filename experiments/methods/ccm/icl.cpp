@@ -1,5 +1,6 @@
 #include "experiments/methods/ccm/icl.h"
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -51,6 +52,9 @@ double IclAccuracy::accuracy_norm() const {
   return episodes ? static_cast<double>(correct_norm) / static_cast<double>(episodes)
                   : std::nan("");
 }
+double IclAccuracy::majority_accuracy() const {
+  return episodes ? static_cast<double>(majority) / static_cast<double>(episodes) : std::nan("");
+}
 double IclAccuracy::mean_memory() const {
   return episodes ? static_cast<double>(memory_entries) / static_cast<double>(episodes)
                   : std::nan("");
@@ -74,6 +78,7 @@ std::map<std::string, IclAccuracy> score_icl(const Llama& model, const Tensor& t
   const std::vector<DialogueScore> s =
       score_each(model, table, l, asked, batch, pad_id, /*generate=*/false);
   std::map<std::string, IclAccuracy> by_task;
+  std::map<std::string, std::map<int32_t, int64_t>> golds;  // task -> gold option -> episodes
   size_t at = 0;
   for (size_t e = 0; e < episodes.size(); ++e) {
     const size_t rec = records[e], n = choices.options[rec].size();
@@ -91,7 +96,14 @@ std::map<std::string, IclAccuracy> score_icl(const Llama& model, const Tensor& t
       acc.correct_norm += best_norm == static_cast<size_t>(choices.gold[rec]);
       acc.memory_entries += s[at].memory_entries;
     }
+    ++golds[choices.task_names[choices.task[rec]]][choices.gold[rec]];
     at += n;
+  }
+  for (const auto& [name, counts] : golds) {
+    int64_t most = 0;
+    for (const auto& [gold, count] : counts) most = std::max(most, count);
+    by_task[name].majority = most;
+    by_task["all"].majority += most;
   }
   return by_task;
 }

@@ -34,9 +34,13 @@ IclChoices read_icl_choices(const data::TokenDataset& set);
 
 struct IclAccuracy {
   int64_t episodes = 0, correct = 0, correct_norm = 0;
+  // Episodes of the most frequent gold option (per task; "all": summed over the tasks):
+  // what always answering it would get right.
+  int64_t majority = 0;
   int64_t memory_entries = 0;  // summed over the episodes, as DialogueScore counts them
   double accuracy() const;
   double accuracy_norm() const;
+  double majority_accuracy() const;
   double mean_memory() const;
 };
 

@@ -16,31 +16,12 @@ import argparse
 import json
 import math
 import pathlib
-import shutil
 
-NAMES = {"no": "full context", "pos_control": "full context", "neg_control": "no context",
-         "concat_recur": "CCM-concat", "merge_recur": "CCM-merge", "gist": "gist (fixed)",
-         "concat": "CCM-concat (non-recurrent)", "merge": "CCM-merge (non-recurrent)"}
+from ccm_results import NAMES, copy_run, find_runs, newest_eval
+
 ORDER = {"no": 0, "pos_control": 0, "concat": 1, "concat_recur": 2, "merge": 3,
          "merge_recur": 4, "gist": 5, "neg_control": 9}
 COLORS = ["#2ca02c", "#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#d62728"]
-
-
-def newest_eval(run):
-    evals = sorted(run.glob("eval/icl-*.json"), key=lambda p: int(p.stem.split("-")[1]))
-    return evals[-1] if evals else None
-
-
-def find_runs(paths):
-    runs = []
-    for p in map(pathlib.Path, paths):
-        if newest_eval(p):
-            runs.append(p)
-        elif p.is_dir():
-            runs += sorted(r for r in p.iterdir() if r.is_dir() and newest_eval(r))
-    if not runs:
-        raise SystemExit("ccm_icl_results: no run with an eval/icl-*.json under " + " ".join(paths))
-    return runs
 
 
 def name_of(j):
@@ -89,17 +70,11 @@ def main():
     ap.add_argument("dirs", nargs="+")
     a = ap.parse_args()
     rows = []
-    for run in find_runs(a.dirs):
-        ev = newest_eval(run)
+    for run in find_runs(a.dirs, "icl"):
+        ev = newest_eval(run, "icl")
         j = json.loads(ev.read_text())
         rows.append({"run": run.name, "name": name_of(j), "attn": j["attn"], "j": j})
-        dest = a.out / "runs" / run.name
-        if dest.resolve() != run.resolve():
-            (dest / "eval").mkdir(parents=True, exist_ok=True)
-            for f in ("config.cfg", "metrics.jsonl"):
-                if (run / f).exists():
-                    shutil.copy(run / f, dest / f)
-            shutil.copy(ev, dest / "eval" / ev.name)
+        copy_run(run, ev, a.out / "runs" / run.name)
     rows.sort(key=lambda r: (ORDER.get(r["attn"], 5), r["name"]))
     tasks = [t for t in rows[0]["j"]["by_task"] if t != "all"] + ["all"]
     for r in rows:

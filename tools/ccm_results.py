@@ -29,23 +29,35 @@ COLORS = ["#2ca02c", "#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17
           "#bcbd22", "#7f7f7f", "#d62728", "#aec7e8", "#98df8a"]
 
 
-def newest_eval(run):
-    evals = sorted(run.glob("eval/dialogue-*.json"),
+def newest_eval(run, task="dialogue"):
+    evals = sorted(run.glob(f"eval/{task}-*.json"),
                    key=lambda p: int(p.stem.split("-")[1]))
     return evals[-1] if evals else None
 
 
-def find_runs(paths):
+def find_runs(paths, task="dialogue"):
+    """The run directories among `paths` and their children with an eval/<task>-*.json."""
     runs = []
     for p in map(pathlib.Path, paths):
-        if newest_eval(p):
+        if newest_eval(p, task):
             runs.append(p)
-        else:
-            runs += sorted(r for r in p.iterdir() if r.is_dir() and newest_eval(r))
+        elif p.is_dir():
+            runs += sorted(r for r in p.iterdir() if r.is_dir() and newest_eval(r, task))
     if not runs:
-        raise SystemExit("ccm_results: no run with an eval/dialogue-*.json under "
+        raise SystemExit(f"ccm_results: no run with an eval/{task}-*.json under "
                          + " ".join(paths))
     return runs
+
+
+def copy_run(run, ev, dest):
+    """Copies the run's config, metrics and evaluation `ev` into dest (unless it is dest)."""
+    if dest.resolve() == run.resolve():
+        return
+    (dest / "eval").mkdir(parents=True, exist_ok=True)
+    for f in ("config.cfg", "metrics.jsonl"):
+        if (run / f).exists():
+            shutil.copy(run / f, dest / f)
+    shutil.copy(ev, dest / "eval" / ev.name)
 
 
 def every_weight_trained(run):
@@ -141,13 +153,7 @@ def main():
         rows.append({"run": name, "attn": j["attn"], "n_tok": j["n_tok"],
                      "name": condition(j, every_weight_trained(run)), "step": j["step"],
                      "j": j, "by": by, "bytes": j["kv_bytes_per_entry"]})
-        dest = a.out / "runs" / name
-        if dest.resolve() != run.resolve():
-            (dest / "eval").mkdir(parents=True, exist_ok=True)
-            for f in ("config.cfg", "metrics.jsonl"):
-                if (run / f).exists():
-                    shutil.copy(run / f, dest / f)
-            shutil.copy(ev, dest / "eval" / ev.name)
+        copy_run(run, ev, a.out / "runs" / name)
     rows.sort(key=lambda r: (ORDER.get(r["attn"], 5), r["attn"], r["n_tok"], r["name"],
                              r["step"]))
     full = next((r for r in rows if r["attn"] in ("no", "pos_control")), None)

@@ -101,8 +101,8 @@ def main():
             f"{j['by_task'][t]['episodes']}" for t in tasks) + f",{entries:.2f}\n"
     maj = rows[0]["j"]["by_task"]
     if all("majority" in maj[t] for t in tasks):
-        md += ("| majority class | | " + " | ".join(f"{maj[t]['majority']:.3f} | " for t in tasks)
-               + " | |\n")
+        cells = ["majority class", ""] + [c for t in tasks for c in (f"{maj[t]['majority']:.3f}", "")]
+        md += "| " + " | ".join(cells + ["", ""]) + " |\n"
     n = {t: rows[0]["j"]["by_task"][t]["episodes"] for t in tasks}
     md += ("\nEpisodes per task: " + ", ".join(f"{t} {n[t]}" for t in tasks)
            + ". acc: the option (label name) of the highest summed log-likelihood after the "

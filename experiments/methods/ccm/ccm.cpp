@@ -270,7 +270,8 @@ class Ccm : public methods::Method {
   std::vector<std::string> tasks() const override {
     std::vector<std::string> t;
     if (!o_.valid.empty()) t.push_back("dialogue");
-    if (valid_.icl) t.push_back("icl");
+    // Before open() too (condense eval checks the task first): the file says its format.
+    if (!o_.valid.empty() && is_icl_episodes_file(o_.valid)) t.push_back("icl");
     if (!stream_.data.empty()) t.push_back("stream");
     return t;
   }

@@ -17,6 +17,15 @@ bool is_icl_episodes(const data::TokenDataset& set) {
   return has_root_attr(set, "format") && set.attr("format") == "icl_episodes";
 }
 
+bool is_icl_episodes_file(const std::string& path) {
+  try {
+    const h5::File f(path, h5::File::Mode::read);
+    return f.has_attr("/", "format") && f.attr_string("/", "format") == "icl_episodes";
+  } catch (const Error&) {
+    return false;  // opening the dataset for the task says what is wrong with it
+  }
+}
+
 IclChoices read_icl_choices(const data::TokenDataset& set) {
   const std::string& path = set.path();
   if (!set.has_spans("option"))

@@ -28,6 +28,8 @@ struct IclChoices {
 // Whether the dataset's file has root attribute `key`.
 bool has_root_attr(const data::TokenDataset& set, const std::string& key);
 bool is_icl_episodes(const data::TokenDataset& set);
+// The same of the dataset file at `path` (false when it cannot be read).
+bool is_icl_episodes_file(const std::string& path);
 // Throws (one line) naming the file when a dataset or attribute is missing or
 // inconsistent.
 IclChoices read_icl_choices(const data::TokenDataset& set);

@@ -59,7 +59,7 @@ def svg(rows, tasks, title):
         x = left + ri * 150
         out.append(f'<rect x="{x}" y="{h - 22}" width="10" height="10" fill="{COLORS[ri % len(COLORS)]}"/>')
         out.append(f'<text x="{x + 14}" y="{h - 13}">{r["name"]}</text>')
-    out.append(f'<text x="{w - 20}" y="{h - 13}" text-anchor="end">dashed: majority class</text>')
+    out.append(f'<text x="{w - 20}" y="{top - 4}" text-anchor="end">dashed: majority class</text>')
     return "\n".join(out + ["</svg>"]) + "\n"
 
 

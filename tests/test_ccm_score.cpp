@@ -189,5 +189,23 @@ TEST(CcmScore, IclPicksTheOptionOfLeastNllPerTask) {
   }
 }
 
+// A dialogue that needs positions past the model's max_seq_len is refused, whatever the
+// path (online or one pass).
+TEST(CcmScore, DialoguesPastMaxSeqLenAreRefused) {
+  const Fixture f;
+  for (Attn a : {Attn::concat_recur, Attn::no}) {
+    const Layout l = layout(a);
+    Model m(l);
+    LlamaConfig c = m.m.config();
+    c.max_seq_len = 4;
+    Llama short_model(c, 4);
+    extend_model(short_model, m.table(), {});
+    const std::string e = testing::error_of(
+        [&] { score_dialogues(short_model, m.table(), l, f.dialogues, 2, 0, false); });
+    EXPECT_EQ(e.rfind("ccm: dialogue 0 needs positions up to ", 0), 0u) << e;
+    EXPECT_NE(e.find("beyond the model's max_seq_len 4"), std::string::npos) << e;
+  }
+}
+
 }  // namespace
 }  // namespace condense::ccm

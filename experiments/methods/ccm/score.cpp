@@ -182,6 +182,18 @@ std::vector<DialogueScore> score_each(const Llama& model, const Tensor& table, c
                                       const std::vector<DialogueTurns>& dialogues, int64_t batch,
                                       int32_t pad_id, bool generate) {
   if (batch < 1) fail("ccm: scoring batch must be positive, got ", batch);
+  // The positions a dialogue uses (the same online and in one pass): refused past the
+  // model's max_seq_len (generate_batch checks the greedy answers' own).
+  for (size_t r = 0; r < dialogues.size(); ++r) {
+    const Part p = split(dialogues[r]);
+    const Sequence seq = build_sequence(l, p.contexts, p.x, p.y);
+    const std::vector<int32_t> pos = skip_positions(seq.tokens);
+    const int64_t last = *std::max_element(pos.begin(), pos.end());
+    if (last >= model.config().max_seq_len)
+      fail("ccm: dialogue ", r, " needs positions up to ", last,
+           ", beyond the model's max_seq_len ", model.config().max_seq_len,
+           " (cut the dialogues: --ccm.eval_turns, --ccm.max_turn_tokens)");
+  }
   std::vector<DialogueScore> each;
   Progress progress("ccm: scoring", static_cast<int64_t>(dialogues.size()), "dialogues");
   for (size_t at = 0; at < dialogues.size(); at += static_cast<size_t>(batch)) {

@@ -151,8 +151,8 @@ TEST_F(AutoCompressorCli, LoraTrainsTheAdapterAndTableOverAFrozenBase) {
 // 496 positions a segment may take (stories260K's 512 less 16 soft-prompt and <Sum>
 // rows), so the limit shapes the cuts.
 TEST_F(AutoCompressorCli, AResumedRunEqualsTheUninterruptedOne) {
-  const std::vector<std::string> four = {"--train.steps",   "4",   "--train.save_every", "2",
-                                         "--train.seq_len", "1024"};
+  const std::vector<std::string> four = {"--train.steps",   "4",    "--train.save_every", "2",
+                                         "--train.seq_len", "1024", "--train.batch_size", "2"};
   const std::string whole = dir_->file("whole"), parts = dir_->file("parts");
   ASSERT_EQ(run_condense(with(smoke("smoke.cfg", whole, ""), four), dir_->path()).exit_code, 0);
   auto r = run_condense(with(smoke("smoke.cfg", parts, ""), with(four, {"--train.stop_at", "2"})),
@@ -170,11 +170,12 @@ TEST_F(AutoCompressorCli, AResumedRunEqualsTheUninterruptedOne) {
 
 TEST_F(AutoCompressorCli, RmtSmokeConfigTrainsWithFixedSegmentsAndReplacedSummaries) {
   const std::string run = dir_->file("rmt");
-  const auto r = run_condense(smoke("rmt_smoke.cfg", run), dir_->path());
+  const auto r =
+      run_condense(with(smoke("rmt_smoke.cfg", run), {"--train.steps", "8"}), dir_->path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("rmt kappa 4 replaced, 1 substeps x 4 fixed segments"), std::string::npos)
       << r.err;
-  const auto j = nlohmann::json::parse(slurp(run + "/eval/last_segment-20.json"));
+  const auto j = nlohmann::json::parse(slurp(run + "/eval/last_segment-8.json"));
   EXPECT_EQ(j["method"], "rmt");
   EXPECT_FALSE(j["accumulate"].get<bool>());
   // Replacement: σ is the last segment's κ vectors, whatever the context.

@@ -30,6 +30,8 @@ class OneRank : public Engine {
         device_(device) {}
   bool root() const override { return true; }
   int64_t num_params() override { return model_.num_params(); }
+  const LlamaConfig& model_config() const override { return model_.config(); }
+  Device device() const override { return device_; }
   double flops_per_step(int64_t batch, int64_t seq) override {
     return train_flops_per_step(model_, batch, seq);
   }
@@ -47,17 +49,18 @@ class OneRank : public Engine {
     opt_.zero_grad();
     return {loss_sum / static_cast<double>(batches.size()), norm};
   }
-  std::pair<double, float> step_passes(const std::string& method,
-                                       const parallel::PassStep& step) override {
+  std::pair<double, float> step_graph(const std::string& method,
+                                      const parallel::PassGraph& graph) override {
     Tape tape;
     parallel::PassContext ctx(model_, tape, nullptr);
-    step(ctx);
+    parallel::sequential_step(graph)(ctx);
     const double loss =
         parallel::backward_mean(ctx, static_cast<double>(ctx.total().targets), method);
     const float norm = opt_.step();
     opt_.zero_grad();
     return {loss, norm};
   }
+  int micro_batches() const override { return 1; }
   double eval_loss(const data::TokenBatch& b) override {
     Tape no_grad(false);
     const data::BatchTensors batch = data::to_tensors(b, device_);
@@ -99,9 +102,13 @@ class OnGrid : public Engine {
  public:
   OnGrid(const parallel::ProcessGrid& grid, const EngineSetup& s, Device device)
       : trainer_(grid, s.model, s.seed, s.optim, options(s.layout), device, s.extend),
-        device_(device) {}
+        config_(s.model),
+        device_(device),
+        micro_batches_(s.layout.micro_batches) {}
   bool root() const override { return trainer_.grid().rank() == 0; }
   int64_t num_params() override { return trainer_.num_params(); }
+  const LlamaConfig& model_config() const override { return config_; }
+  Device device() const override { return device_; }
   double flops_per_step(int64_t batch, int64_t seq) override {
     return train_flops_per_step(trainer_.model().config(), trainer_.num_params(false), batch, seq);
   }
@@ -111,13 +118,14 @@ class OnGrid : public Engine {
     trainer_.zero_grad();
     return {loss, norm};
   }
-  std::pair<double, float> step_passes(const std::string& method,
-                                       const parallel::PassStep& step) override {
-    const double loss = trainer_.forward_backward_passes(method, step);
+  std::pair<double, float> step_graph(const std::string& method,
+                                      const parallel::PassGraph& graph) override {
+    const double loss = trainer_.forward_backward_graph(method, graph);
     const float norm = trainer_.optimizer_step();
     trainer_.zero_grad();
     return {loss, norm};
   }
+  int micro_batches() const override { return micro_batches_; }
   double eval_loss(const data::TokenBatch& batch) override { return trainer_.eval_loss(batch); }
   float last_lr() const override { return trainer_.last_lr(); }
   void save(const std::string& path, const CheckpointMeta& meta) override {
@@ -147,7 +155,9 @@ class OnGrid : public Engine {
     return o;
   }
   parallel::ParallelTrainer trainer_;
+  LlamaConfig config_;
   Device device_;
+  int micro_batches_;
   std::unique_ptr<Llama> whole_;
 };
 

@@ -4,7 +4,8 @@
 // positions, masks, K/V mixes and inputs from a method's embedding table where the
 // method needs them), so any method whose batches fit that shape trains on the grid
 // with the single-rank loss and gradients. A method whose step is several forward
-// passes on one tape writes it as a parallel::PassStep (step_passes).
+// passes, some reading others' hidden states, writes it as a parallel::PassGraph
+// (step_graph), which trains on every layout, pipelines included.
 #pragma once
 #include <functional>
 #include <memory>
@@ -17,7 +18,7 @@
 #include "core/optim.h"
 #include "datasets/batch.h"
 #include "experiments/train_options.h"
-#include "parallel/multi_pass.h"
+#include "parallel/pass_graph.h"
 
 namespace condense::exp {
 
@@ -27,17 +28,22 @@ class Engine {
   // The rank that writes the run directory's files, prints progress and evaluates.
   virtual bool root() const = 0;
   virtual int64_t num_params() = 0;
+  // The model trained (its config; the device its tensors live on).
+  virtual const LlamaConfig& model_config() const = 0;
+  virtual Device device() const = 0;
   virtual double flops_per_step(int64_t batch, int64_t seq) = 0;
   // Forward, backward and update over `batches` (this rank's rows of each global
   // batch); returns the step's loss (mean of the batches' means) and the gradient
   // norm before clipping.
   virtual std::pair<double, float> step(const std::vector<data::TokenBatch>& batches) = 0;
-  // The same for a step `method` writes as its own forward passes over this rank's
-  // rows (parallel/multi_pass.h): the loss is the mean over the targets of every
-  // loss_sum of all ranks. On the grid, tensor and data parallelism only; another
-  // layout is an error naming the method.
-  virtual std::pair<double, float> step_passes(const std::string& method,
-                                               const parallel::PassStep& step) = 0;
+  // The same for a step `method` writes as a pass graph over this rank's rows
+  // (parallel/pass_graph.h): the loss is the sum of every pass's target cross-entropies
+  // over the targets of all ranks' graphs.
+  virtual std::pair<double, float> step_graph(const std::string& method,
+                                              const parallel::PassGraph& graph) = 0;
+  // Independent chains of passes a step's graph should interleave (--micro-batches): on
+  // a pipeline they fill the stages while a chain's hidden rows travel.
+  virtual int micro_batches() const = 0;
   // Mean loss of one global batch (this rank's rows of it), no gradients.
   virtual double eval_loss(const data::TokenBatch& batch) = 0;
   virtual float last_lr() const = 0;

@@ -1,10 +1,9 @@
-// A training step a method writes as its own forward passes on one tape: the
-// segments of a recurrent method (AutoCompressor), each feeding the next, with
-// ops::detach where the gradient should stop. The engine (parallel::ParallelTrainer
-// on a grid, the single-rank engine of experiments/) hands the method a context,
-// the method runs its passes and asks the context for the loss of each, and the
-// engine turns the losses into the mean over all targets of the global batch and
-// runs one backward.
+// A training step as forward passes on one tape: how a pass graph (pass_graph.h)
+// runs without a pipeline, each pass feeding later ones, with ops::detach where the
+// gradient should stop. The engine (parallel::ParallelTrainer on a tensor/data-parallel
+// grid, the single-rank engine of experiments/) hands the step a context, the step
+// runs its passes and asks the context for the loss of each, and the engine turns the
+// losses into the mean over all targets of the global batch and runs one backward.
 #pragma once
 #include <functional>
 #include <string>
@@ -26,8 +25,8 @@ class PassContext {
   PassContext(Llama& model, Tape& tape, Communicator* tp);
 
   // This rank's model: the whole model at one rank, its tensor-parallel shard on a
-  // grid (pipeline parallelism does not run multi-pass steps). Forward passes over
-  // it record on tape(); set ForwardArgs::training in them.
+  // grid without a pipeline. Forward passes over it record on tape(); set
+  // ForwardArgs::training in them.
   Llama& model() { return model_; }
   Tape& tape() { return tape_; }
 

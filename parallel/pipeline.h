@@ -7,6 +7,7 @@
 
 #include "core/model.h"
 #include "parallel/communicator.h"
+#include "parallel/pass_graph.h"
 #include "parallel/schedule.h"
 
 namespace condense::parallel {
@@ -36,6 +37,12 @@ class PipelineStage {
   // elsewhere. Without `train` no tape is kept and the schedule must be forwards.
   double run(const std::vector<PipelineAction>& schedule, const std::vector<MicroBatch>& micro,
              bool train, std::vector<TraceEvent>* trace);
+  // Forward and backward of a pass graph (pipeline_graph.cpp): every pass forward in
+  // graph order, then backward in reverse; the first stage fills a pass's inputs with
+  // the hidden rows the last stage exported, and sends their gradients back. Each
+  // pass's loss is its targets' summed cross-entropy over `global_targets`; returns the
+  // sum of the losses on the last stage, 0 elsewhere. Trace events name passes by index.
+  double run_graph(const PassGraph& graph, double global_targets, std::vector<TraceEvent>* trace);
 
  private:
   const Llama& shard_;

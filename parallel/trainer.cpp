@@ -143,25 +143,23 @@ double ParallelTrainer::forward_backward(const std::vector<data::TokenBatch>& ba
   return world_->all_reduce_host(reports ? local : 0.0, ReduceOp::sum);
 }
 
-double ParallelTrainer::forward_backward_passes(const std::string& method, const PassStep& step) {
-  // Segment s + 1 of a recurrent method needs the last stage's output of segment
-  // s on the first stage: no pipeline schedule carries that yet.
-  if (grid_.pp_size() > 1)
-    fail("method ", method, ": its multi-pass training step does not run on a pipeline (layout tp ",
-         grid_.tp_size(), " pp ", grid_.pp_size(), " dp ", grid_.dp_size(), "); use pp 1");
-  if (options_.micro_batches > 1)
-    fail("method ", method, ": its multi-pass training step runs each rank's rows whole, not in ",
-         options_.micro_batches, " micro-batches; use micro_batches 1");
+double ParallelTrainer::forward_backward_graph(const std::string& method, const PassGraph& graph) {
   trace_.clear();
-  Tape tape;
-  PassContext ctx(*model_, tape, grid_.tp_size() > 1 ? tp_.get() : nullptr);
-  step(ctx);
   const double targets =
-      dp_->all_reduce_host(static_cast<double>(ctx.total().targets), ReduceOp::sum);
-  const double local = backward_mean(ctx, targets, method);
+      dp_->all_reduce_host(static_cast<double>(graph_targets(graph)), ReduceOp::sum);
+  double local = 0;
+  bool reports = grid_.tp_rank() == 0;  // every tensor-parallel rank holds the same loss
+  if (grid_.pp_size() > 1) {
+    local = stage_->run_graph(graph, targets, &trace_);
+    reports = reports && grid_.pp_rank() == grid_.pp_size() - 1;
+  } else {
+    Tape tape;
+    PassContext ctx(*model_, tape, grid_.tp_size() > 1 ? tp_.get() : nullptr);
+    sequential_step(graph)(ctx);
+    local = backward_mean(ctx, targets, method);
+  }
   sync_gradients();
-  // Every tensor-parallel rank holds the same loss: count it once.
-  return world_->all_reduce_host(grid_.tp_rank() == 0 ? local : 0.0, ReduceOp::sum);
+  return world_->all_reduce_host(reports ? local : 0.0, ReduceOp::sum);
 }
 
 float ParallelTrainer::optimizer_step() {

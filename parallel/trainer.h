@@ -10,9 +10,9 @@
 // A method changes the model through a ModelExtension (its own parameters, LoRA
 // pairs, frozen weights) and its batches through data::TokenBatch (masks, LoRA
 // token mask, K/V mixes, inputs from its own embedding table, which the first
-// stage embeds), or writes its step as several passes (multi_pass.h):
-// the engine itself knows no method. Frozen parameters have no gradient, no
-// moments, no ZeRO-1 owner and no place in sync or the gradient norm.
+// stage embeds), or writes its step as a graph of passes, some reading others'
+// hidden states (pass_graph.h): the engine itself knows no method. Frozen parameters have no
+// gradient, no moments, no ZeRO-1 owner and no place in sync or the gradient norm.
 #pragma once
 #include <functional>
 #include <memory>
@@ -26,6 +26,7 @@
 #include "parallel/communicator.h"
 #include "parallel/grad_sync.h"
 #include "parallel/multi_pass.h"
+#include "parallel/pass_graph.h"
 #include "parallel/pipeline.h"
 #include "parallel/process_grid.h"
 #include "parallel/tp_region.h"
@@ -67,12 +68,12 @@ class ParallelTrainer {
   // grad_accum does at one rank); gradients are summed over the grid so that they
   // are those of that loss. Returns the loss, on every rank.
   double forward_backward(const std::vector<data::TokenBatch>& batches);
-  // Forward and backward of a step that `method` writes as its own passes (see
-  // parallel/multi_pass.h) over this data-parallel rank's rows: the loss is the
-  // mean over the targets of all ranks' loss_sum calls; gradients are synced as in
-  // forward_backward. Tensor and data parallelism only: on a pipeline, or with
-  // micro-batches, it throws naming the method and the layout.
-  double forward_backward_passes(const std::string& method, const PassStep& step);
+  // Forward and backward of a step that `method` writes as a pass graph (see
+  // parallel/pass_graph.h) over this data-parallel rank's rows: the loss is the sum of
+  // every pass's target cross-entropies over the targets of all ranks' graphs;
+  // gradients are synced as in forward_backward. Without a pipeline the passes run in
+  // order on one tape; on a pipeline, through PipelineStage::run_graph.
+  double forward_backward_graph(const std::string& method, const PassGraph& graph);
   // Clips by the norm of all gradients of the grid, updates, and returns the norm
   // (before clipping), on every rank.
   float optimizer_step();

@@ -106,7 +106,8 @@ std::vector<float> first_segment_token_grads(Tiny& t, const std::vector<data::To
   parallel::PassContext ctx(t.model, tape, nullptr);
   TrainingRule rule;
   rule.substeps = substeps;
-  training_passes(batches, rule)(ctx);
+  const parallel::PassGraph graph = training_graph(batches, rule, 1, kKappa, Device::cpu);
+  parallel::sequential_step(graph)(ctx);
   parallel::backward_mean(ctx, static_cast<double>(ctx.total().targets), "autocompressor");
   const std::vector<float> g = t.model.param("model.embed_tokens.weight").var.grad().to_vector();
   const int64_t D = small_config().dim;
@@ -142,7 +143,8 @@ TEST(AutoCompressorGradients, TrainingStepGradientMatchesFiniteDifferences) {
   auto loss = [&] {
     Tape tape(false);
     parallel::PassContext ctx(t.model, tape, nullptr);
-    training_passes(batches, rule)(ctx);
+    const parallel::PassGraph graph = training_graph(batches, rule, 1, kKappa, Device::cpu);
+    parallel::sequential_step(graph)(ctx);
     return static_cast<double>(ctx.total().sum.value().to_vector()[0]) /
            static_cast<double>(ctx.total().targets);
   };

@@ -1,7 +1,7 @@
 // The single-rank training engine (exp::run_with_engine without a launcher): a
 // method's model extension runs before the optimizer is built, set_weights leaves
-// the method's parameters alone, and a step written as passes (step_passes) is the
-// plain step when it is one pass. The grid's side is in tests/mpi/test_mpi_methods.
+// the method's parameters alone, and a step written as a pass graph (step_graph) is
+// the plain step when it is one pass. The grid's side is in tests/mpi/test_mpi_methods.
 #include <gtest/gtest.h>
 
 #include "core/ops.h"
@@ -70,7 +70,7 @@ TEST(OneRankEngine, ExtensionRunsBeforeTheOptimizer) {
   });
 }
 
-TEST(OneRankEngine, OnePassStepEqualsThePlainStep) {
+TEST(OneRankEngine, OnePassGraphEqualsThePlainStep) {
   std::pair<double, float> plain, passes;
   std::vector<float> plain_after, passes_after;
   exp::run_with_engine(setup(), [&](exp::Engine& engine, int, int) {
@@ -79,19 +79,29 @@ TEST(OneRankEngine, OnePassStepEqualsThePlainStep) {
     return 0;
   });
   exp::run_with_engine(setup(), [&](exp::Engine& engine, int, int) {
-    passes = engine.step_passes("one-pass", [](parallel::PassContext& ctx) {
-      const data::BatchTensors t = data::to_tensors(batch(), Device::cpu);
-      const parallel::LossSum part =
-          ctx.loss_sum(ctx.model().hidden(ctx.tape(), t.args), t.targets);
-      EXPECT_EQ(part.targets, 11);
-    });
+    const data::BatchTensors t = data::to_tensors(batch(), Device::cpu);
+    parallel::PassGraph graph(1);
+    graph[0].args = t.args;
+    graph[0].targets = t.targets;
+    EXPECT_EQ(parallel::graph_targets(graph), 11);
+    passes = engine.step_graph("one-pass", graph);
     passes_after = value(*engine.whole_model(), "model.layers.1.mlp.down_proj.weight");
-    // A step that computes no loss is an error naming the method.
+    // A step without a single target is an error naming the method.
+    graph[0].targets = Tensor::from_i32(std::vector<int32_t>(12, -100), {2, 6});
     try {
-      engine.step_passes("silent", [](parallel::PassContext&) {});
+      engine.step_graph("silent", graph);
       ADD_FAILURE() << "a step without a loss should throw";
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find("method silent"), std::string::npos) << e.what();
+    }
+    // A pass reading a pass that does not come before it is refused, naming both.
+    graph[0].targets = t.targets;
+    graph[0].inputs.push_back({0, {0}, {1}, false});
+    try {
+      engine.step_graph("loop", graph);
+      ADD_FAILURE() << "a pass reading itself should throw";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("pass 0 reads pass 0"), std::string::npos) << e.what();
     }
     return 0;
   });

@@ -4,9 +4,9 @@
 // norm equal to one rank's; masked LoRA on a frozen base trains as at one rank;
 // method-owned parameters (a tensor-parallel-split table on the first stage, a
 // replicated gain on the last) and a frozen base go through a checkpoint that
-// another layout loads and a resumed run continues exactly; a multi-pass step
-// (two segments, a detach between them) equals one rank, and is a clean error on
-// a pipeline.
+// another layout loads and a resumed run continues exactly; a step written as a
+// pass graph (two segments, the second reading the first's hidden states, one of
+// them detached) equals one rank on every layout, pipelines included.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -342,99 +342,74 @@ TEST(KVMix, MixedKeysEqualOneRank) {
   }
 }
 
-// --- A multi-pass step -----------------------------------------------------
+// --- A pass graph ------------------------------------------------------------
 
 constexpr int64_t kSegment = kT / 2;
 
-// Two segments of each row: the first starts with a row of the method's table (the
-// first stage's split parameter) in place of its first token; the second takes
-// the first segment's last two hidden states as its first two inputs, one of them
-// detached (a gradient stops there), the other not.
-parallel::PassStep two_segments(const data::TokenBatch& rows) {
-  return [rows](parallel::PassContext& ctx) {
-    Llama& m = ctx.model();
-    Tape& tape = ctx.tape();
-    const int64_t b = rows.rows, D = m.config().dim;
-    auto segment = [&](int64_t begin, std::vector<int32_t>* targets) {
-      std::vector<int32_t> ids;
-      for (int64_t r = 0; r < b; ++r)
-        for (int64_t t = begin; t < begin + kSegment; ++t) {
-          ids.push_back(rows.inputs[r * kT + t]);
-          targets->push_back(rows.targets[r * kT + t]);
+// Two segments of each row, in `chains` groups of rows (segment 1 of every group, then
+// segment 2): the first segment starts with a row of the method's table (a
+// replicated parameter of the first stage) in place of its first token and exports its last two
+// hidden states; the second takes them as its first two inputs, one detached (a
+// gradient stops there), the other not.
+parallel::PassGraph two_segments(const data::TokenBatch& rows, int chains) {
+  parallel::PassGraph graph;
+  std::vector<data::TokenBatch> groups;
+  for (int c = 0; c < chains; ++c)
+    groups.push_back(rows_of(rows, rows.rows * c / chains, rows.rows * (c + 1) / chains));
+  for (int64_t half = 0; half < 2; ++half)
+    for (int c = 0; c < chains; ++c) {
+      const data::TokenBatch& g = groups[c];
+      const int64_t b = g.rows;
+      std::vector<int32_t> ids, targets, first_pos, table_ids, ends, second_first, second_next;
+      for (int64_t r = 0; r < b; ++r) {
+        for (int64_t t = half * kSegment; t < (half + 1) * kSegment; ++t) {
+          ids.push_back(g.inputs[r * kT + t]);
+          targets.push_back(g.targets[r * kT + t]);
         }
-      return Tensor::from_i32(ids, {b, kSegment});
-    };
-    auto flat = [](std::vector<int32_t> v) {
-      const auto n = static_cast<int64_t>(v.size());
-      return Tensor::from_i32(v, {n});
-    };
-    std::vector<int32_t> first_pos, last, second_last, second_first, second_next, table_ids;
-    for (int64_t r = 0; r < b; ++r) {
-      first_pos.push_back(static_cast<int32_t>(r * kSegment));
-      last.push_back(static_cast<int32_t>(r * kSegment + kSegment - 1));
-      second_last.push_back(static_cast<int32_t>(r * kSegment + kSegment - 2));
-      second_first.push_back(static_cast<int32_t>(r * kSegment));
-      second_next.push_back(static_cast<int32_t>(r * kSegment + 1));
-      table_ids.push_back(static_cast<int32_t>(rows.inputs[r * kT] % kExtraRows));
+        first_pos.push_back(static_cast<int32_t>(r * kSegment));
+        table_ids.push_back(g.inputs[r * kT] % static_cast<int32_t>(kExtraRows));
+        ends.push_back(static_cast<int32_t>(r * kSegment + kSegment - 1));
+        ends.push_back(static_cast<int32_t>(r * kSegment + kSegment - 2));
+        second_first.push_back(static_cast<int32_t>(r * kSegment));
+        second_next.push_back(static_cast<int32_t>(r * kSegment + 1));
+      }
+      parallel::GraphPass pass;
+      pass.args = ForwardArgs::tokens(Tensor::from_i32(ids, {b, kSegment}));
+      pass.targets = Tensor::from_i32(targets, {b, kSegment});
+      if (half == 0) {
+        pass.args.table_inputs = {"test.extra_embed.weight", Tensor::from_i32(first_pos, {b}),
+                                  Tensor::from_i32(table_ids, {b})};
+        pass.exports = ends;  // export 2r: row r's last state, 2r + 1: the one before
+      } else {
+        parallel::PassInput last, before_last;
+        last.from = before_last.from = c;
+        last.detach = true;
+        for (int64_t r = 0; r < b; ++r) {
+          last.exported.push_back(static_cast<int32_t>(2 * r));
+          before_last.exported.push_back(static_cast<int32_t>(2 * r + 1));
+        }
+        last.rows = second_first;
+        before_last.rows = second_next;
+        pass.inputs = {last, before_last};
+      }
+      graph.push_back(std::move(pass));
     }
-    // The table lookup: vocabulary-parallel under tensor parallelism (rows split).
-    const Param& table = m.param("test.extra_embed.weight");
-    const Tensor lookup_ids = Tensor::from_i32(table_ids, {b, 1});
-    Var looked = m.shard().tp_size > 1 ? m.shard().tp->vocab_parallel_embedding(
-                                             tape, table.var, lookup_ids,
-                                             kExtraRows / m.shard().tp_size * m.shard().tp_rank)
-                                       : ops::embedding(tape, table.var, lookup_ids);
-
-    std::vector<int32_t> t1, t2;
-    ForwardArgs first = ForwardArgs::tokens(segment(0, &t1));
-    first.training = true;
-    first.embed_rows = flat(first_pos);
-    first.embed_values = ops::reshape(tape, looked, {b, D});
-    const Var h1 = m.hidden(tape, first);
-    ctx.loss_sum(h1, Tensor::from_i32(t1, {b, kSegment}));
-
-    ForwardArgs second = ForwardArgs::tokens(segment(kSegment, &t2));
-    second.training = true;
-    second.embed_rows = flat([&] {
-      std::vector<int32_t> v = second_first;
-      v.insert(v.end(), second_next.begin(), second_next.end());
-      return v;
-    }());
-    second.embed_values = ops::concat(tape,
-                                      {ops::detach(ops::gather_rows(tape, h1, flat(last))),
-                                       ops::gather_rows(tape, h1, flat(second_last))},
-                                      0);
-    ctx.loss_sum(m.hidden(tape, second), Tensor::from_i32(t2, {b, kSegment}));
-  };
+  return graph;
 }
 
 void table_only(Llama& m) {
   ParamSpec table;
   table.name = "test.extra_embed.weight";
   table.value = counting({kExtraRows, model_config().dim}, 0.01f);
-  table.tp_dim = 0;
   m.add_param(table);
   if (m.find_param("model.layers.0.mlp.up_proj.weight"))
     m.set_trainable("model.layers.0.mlp.up_proj.weight", false);
 }
 
-TEST(MultiPass, TwoSegmentsWithADetachEqualOneRank) {
+TEST(PassGraph, TwoSegmentsWithADetachEqualOneRank) {
   parallel::ProcessGrid grid(layout().tp, layout().pp);
   parallel::ParallelTrainer trainer(grid, model_config(), kSeed, optim_config(), options(),
                                     Device::cpu, table_only);
-  const data::TokenBatch global = random_batch(kRows, kT, model_config().vocab_size, 3);
-  if (grid.pp_size() > 1) {
-    try {
-      trainer.forward_backward_passes("two-segment", two_segments(share(grid, global)));
-      FAIL() << "a multi-pass step on a pipeline should be an error";
-    } catch (const Error& e) {
-      const std::string what = e.what();
-      EXPECT_NE(what.find("method two-segment"), std::string::npos) << what;
-      EXPECT_NE(what.find("pp 2"), std::string::npos) << what;
-      EXPECT_EQ(what.find('\n'), std::string::npos) << what;
-    }
-    return;
-  }
   std::unique_ptr<Llama> single;
   std::unique_ptr<AdamW> single_opt;
   if (grid.rank() == 0) {
@@ -444,15 +419,16 @@ TEST(MultiPass, TwoSegmentsWithADetachEqualOneRank) {
   }
   for (int step = 1; step <= 3; ++step) {
     const data::TokenBatch b = random_batch(kRows, kT, model_config().vocab_size, 30 + step);
-    const double loss =
-        trainer.forward_backward_passes("two-segment", two_segments(share(grid, b)));
+    const parallel::PassGraph mine = two_segments(share(grid, b), layout().micro_batches);
+    const double loss = trainer.forward_backward_graph("two-segment", mine);
     const Values grads = as_map(trainer.gather(parallel::Gathered::grad));
     const float norm = trainer.optimizer_step();
     trainer.zero_grad();
     if (!single) continue;
     Tape tape;
     parallel::PassContext ctx(*single, tape, nullptr);
-    two_segments(b)(ctx);
+    const parallel::PassGraph all = two_segments(b, 1);
+    parallel::sequential_step(all)(ctx);
     const double ref_loss =
         parallel::backward_mean(ctx, static_cast<double>(ctx.total().targets), "two-segment");
     const Values ref_grads = grads_of(*single);
@@ -465,6 +441,13 @@ TEST(MultiPass, TwoSegmentsWithADetachEqualOneRank) {
     double table_grad = 0;
     for (float g : ref_grads.at("test.extra_embed.weight")) table_grad += std::abs(g);
     EXPECT_GT(table_grad, 0);
+  }
+  if (grid.pp_size() > 1) {
+    // On the pipeline, the first stage read the second segments' inputs from the last.
+    int forwards = 0;
+    for (const parallel::TraceEvent& e : trainer.trace())
+      forwards += e.pass == parallel::Pass::forward;
+    EXPECT_EQ(forwards, 2 * layout().micro_batches);
   }
 }
 

@@ -10,9 +10,9 @@
 // mode = full_attention trains the reference: each window one plain segment, no
 // summary. The last_segment task scores held-out documents (data.valid): the NLL of a
 // target segment after the context compressed, in full, and without it.
-// The step runs as the method's own forward passes, so it trains at one rank and on
-// tensor- and data-parallel grids (a pipeline is an error: the segments of a
-// document through the 1F1B schedule are not written yet).
+// The step is a pass graph (segments reading earlier segments' summary rows), so it
+// trains at one rank and on every grid: tensor, data and pipeline parallelism, where
+// the documents of a step's micro-batches fill the stages while σ travels.
 #include <algorithm>
 #include <filesystem>
 #include <memory>
@@ -229,7 +229,8 @@ class AutoCompressor : public methods::Method {
 
   std::pair<double, float> train_step(exp::Engine& engine,
                                       const std::vector<data::TokenBatch>& batches) override {
-    return engine.step_passes(name_, training_passes(batches, rule_));
+    return engine.step_graph(
+        name_, training_graph(batches, rule_, engine.micro_batches(), o_.kappa, engine.device()));
   }
 
   // ---- evaluation

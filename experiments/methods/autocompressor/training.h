@@ -8,13 +8,12 @@
 // pass from a detached σ (the authors' substeps each shift their own labels), while
 // the last token of a segment predicts the next segment's first.
 //
-// The step: each substep's segments run one after another on one tape, σ passed on
-// (gradients flow through the summary vectors), and σ is detached before the next
-// substep. Every segment's loss counts toward the step's mean over all its targets
-// (parallel::PassContext). The authors run one backward per substep of its mean loss
-// divided by the gradient-accumulation count; with substeps of equal target counts
-// that is this mean times the number of substeps, a constant factor AdamW's update
-// does not see (except through epsilon and the clipping threshold).
+// The step: each substep's segments run one after another, σ passed on (gradients
+// flow through the summary vectors), and σ is detached before the next substep.
+// Every segment's loss counts toward the step's mean over all its targets. The authors run one
+// backward per substep of its mean loss divided by the gradient-accumulation count; with substeps
+// of equal target counts that is this mean times the number of substeps, a constant factor AdamW's
+// update does not see (except through epsilon and the clipping threshold).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -24,7 +23,7 @@
 #include "datasets/doc_windows.h"
 #include "experiments/methods/autocompressor/segmenting.h"
 #include "experiments/methods/method.h"
-#include "parallel/multi_pass.h"
+#include "parallel/pass_graph.h"
 
 namespace condense::autocompressor {
 
@@ -40,9 +39,16 @@ struct TrainingRule {
 };
 
 // The passes of one training step over this rank's rows of `batches` (apply_plan's
-// shape). `batches` must outlive the returned step.
-parallel::PassStep training_passes(const std::vector<data::TokenBatch>& batches,
-                                   const TrainingRule& rule);
+// shape), as a pass graph (parallel/pass_graph.h) on `device`, with `kappa` <Sum>
+// rows (the summary table's). Each batch's rows are
+// cut into `chains` groups of consecutive rows (fewer when it has fewer rows); pass
+// (chain, segment s) reads σ from the summary rows its chain's earlier segments export
+// (detached across a substep boundary), and the passes come segment by segment: s of
+// every chain before s + 1 of any, so a pipeline works on other chains while one's
+// summary vectors travel from the last stage to the first.
+parallel::PassGraph training_graph(const std::vector<data::TokenBatch>& batches,
+                                   const TrainingRule& rule, int chains, int64_t kappa,
+                                   Device device);
 
 // Global batches of `batch_size` windows in WindowSampler's seeded, resumable order,
 // batch i cut by plan_window(seed = batch_seed(seed, i)): the same on every rank.

@@ -1,6 +1,7 @@
 #include "experiments/methods/fot/crossbatch.h"
 
 #include <algorithm>
+#include <memory>
 
 #include "core/error.h"
 
@@ -62,6 +63,28 @@ CrossbatchHooks crossbatch_hooks(const CrossbatchShape& s, int64_t T,
     h.mask[static_cast<size_t>(l)] = mask_t;
   }
   return h;
+}
+
+parallel::PassGraph crossbatch_graph(const std::vector<data::TokenBatch>& batches, int64_t pack,
+                                     int64_t range, bool stepping,
+                                     const std::vector<int64_t>& memory_layers, int64_t n_layers,
+                                     Device device) {
+  parallel::PassGraph graph;
+  for (const data::TokenBatch& b : batches) {
+    if (b.rows == 0) continue;
+    data::BatchTensors bt = data::to_tensors(b, device);
+    auto hooks = std::make_shared<CrossbatchHooks>(
+        crossbatch_hooks({b.rows, pack, memory_layers.empty() ? 0 : range, stepping}, b.T,
+                         memory_layers, n_layers, device));
+    parallel::GraphPass pass;
+    pass.args = std::move(bt.args);
+    pass.args.row_gather = &hooks->gather;
+    pass.args.layer_mask = &hooks->mask;
+    pass.targets = bt.targets.to(Device::cpu);
+    pass.keep = std::move(hooks);
+    graph.push_back(std::move(pass));
+  }
+  return graph;
 }
 
 }  // namespace condense::fot

@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "core/model.h"
+#include "datasets/batch.h"
+#include "parallel/pass_graph.h"
 
 namespace condense::fot {
 
@@ -46,5 +48,14 @@ struct CrossbatchHooks {
 CrossbatchHooks crossbatch_hooks(const CrossbatchShape& s, int64_t T,
                                  const std::vector<int64_t>& memory_layers, int64_t n_layers,
                                  Device device);
+
+// A crossbatch training step: one pass per batch of `batches` (this rank's rows of it
+// are one crossbatch group: each pack stays on one rank, and its negatives are the
+// rank's other packs), in packs of `pack` at range `range`; without memory layers, plain
+// passes.
+parallel::PassGraph crossbatch_graph(const std::vector<data::TokenBatch>& batches, int64_t pack,
+                                     int64_t range, bool stepping,
+                                     const std::vector<int64_t>& memory_layers, int64_t n_layers,
+                                     Device device);
 
 }  // namespace condense::fot

@@ -180,26 +180,15 @@ class Fot : public methods::Method {
 
   double step_flops(exp::Engine&) const override { return 0; }  // crossbatch varies the keys
 
-  // One crossbatch forward pass per micro-batch; d from the step the batches belong to
-  // (0-based: the batches served so far, which a resumed run restores, per step).
+  // d from the step the batches belong to (0-based: the batches served so far, which a
+  // resumed run restores, per step).
   std::pair<double, float> train_step(exp::Engine& engine,
                                       const std::vector<data::TokenBatch>& batches) override {
     const int64_t step = source_ ? (source_->position() - 1) / t_.grad_accum : 0;
     const int64_t range = RangeSchedule{o_.range, o_.range_late, o_.switch_step}.at(step);
-    return engine.step_passes(name(), [&](parallel::PassContext& ctx) {
-      Llama& model = ctx.model();
-      for (const data::TokenBatch& b : batches) {
-        if (b.rows == 0) continue;
-        data::BatchTensors bt = data::to_tensors(b, model.device());
-        const CrossbatchHooks hooks =
-            crossbatch_hooks({b.rows, o_.pack, layers_.empty() ? 0 : range, o_.stepping}, b.T,
-                             layers_, model.config().n_layers, model.device());
-        bt.args.row_gather = &hooks.gather;
-        bt.args.layer_mask = &hooks.mask;
-        bt.args.training = true;
-        ctx.loss_sum(model.hidden(ctx.tape(), bt.args), bt.targets);
-      }
-    });
+    return engine.step_graph(name(),
+                             crossbatch_graph(batches, o_.pack, range, o_.stepping, layers_,
+                                              engine.model_config().n_layers, engine.device()));
   }
 
   std::vector<std::string> tasks() const override { return {"passkey"}; }

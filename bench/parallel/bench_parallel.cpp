@@ -4,8 +4,18 @@
 // in docs/PERFORMANCE.md); rank 0 prints one line of key=value pairs.
 //
 //   mpirun -n R bench_parallel [--tp N] [--pp M] [--micro-batches m] [--zero1]
+//     [--segments S [--carry K]]
 //     [--vocab V --dim D --layers L --heads H --ffn F --batch B --seq T]
 //     [--steps S --warmup W]
+//
+// --segments S: the step is a recurrent pass graph (parallel/pass_graph.h) in place of
+// plain micro-batches: each micro-batch's rows are a chain of S segments of T/S tokens,
+// and segment s's first K (--carry, default 4) input embeddings are the final hidden
+// states of segment s-1's last K tokens (with their gradient), as a recurrent
+// compression method's summary vectors are. bubble_theory is then the graph's: passes
+// go forward segment by segment over the m chains, and a chain's next segment waits
+// for its previous one to leave the last stage, so a segment round takes max(m, p)
+// slots on the first stage: 1 - S m / ((S-1) max(m,p) + m + p - 1).
 //
 // Times are medians over the timed steps. bubble: per stage, 1 - (time in its
 // forward/backward passes) / (time of the pipeline schedule), averaged over stages. tp_bytes:
@@ -32,7 +42,41 @@ namespace {
 struct Args : bench::TrainShape {
   int tp = 1, pp = 1, micro = 1;
   bool zero1 = false;
+  int64_t segments = 0, carry = 4;
 };
+
+// This rank's rows as `chains` chains of `segments` segments (see --segments).
+PassGraph recurrent_graph(const data::TokenBatch& rows, int chains, int64_t segments,
+                          int64_t carry) {
+  const int64_t L = rows.T / segments;
+  if (L <= carry) fail("bench_parallel: segments of ", L, " tokens cannot carry ", carry);
+  PassGraph graph;
+  std::vector<int> previous(chains, -1);
+  for (int64_t s = 0; s < segments; ++s)
+    for (int c = 0; c < chains; ++c) {
+      const int64_t r0 = rows.rows * c / chains, r1 = rows.rows * (c + 1) / chains, b = r1 - r0;
+      std::vector<int32_t> ids, targets, exports, exported, replaced;
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t t = s * L; t < (s + 1) * L; ++t) {
+          ids.push_back(rows.inputs[r * rows.T + t]);
+          targets.push_back(rows.targets[r * rows.T + t]);
+        }
+      for (int64_t r = 0; r < b; ++r)
+        for (int64_t j = 0; j < carry; ++j) {
+          exports.push_back(static_cast<int32_t>(r * L + L - carry + j));
+          exported.push_back(static_cast<int32_t>(r * carry + j));
+          replaced.push_back(static_cast<int32_t>(r * L + j));
+        }
+      GraphPass pass;
+      pass.args = ForwardArgs::tokens(Tensor::from_i32(ids, {b, L}));
+      pass.targets = Tensor::from_i32(targets, {b, L});
+      if (s + 1 < segments) pass.exports = exports;
+      if (s > 0) pass.inputs.push_back({previous[c], exported, replaced, false});
+      previous[c] = static_cast<int>(graph.size());
+      graph.push_back(std::move(pass));
+    }
+  return graph;
+}
 
 // The machine is shared: the median of the timed steps resists another
 // process's burst better than the mean.
@@ -59,6 +103,10 @@ Args parse(int argc, char** argv) {
       a.pp = static_cast<int>(v);
     else if (k == "--micro-batches")
       a.micro = static_cast<int>(v);
+    else if (k == "--segments")
+      a.segments = v;
+    else if (k == "--carry")
+      a.carry = v;
     else
       fail("bench_parallel: unknown option ", k);
   }
@@ -96,7 +144,10 @@ int bench(int argc, char** argv) {
     // Steps start together, so that one step's time is the slowest rank's.
     MPI_CHECK(MPI_Barrier(grid.world()));
     const auto t0 = std::chrono::steady_clock::now();
-    trainer.forward_backward({mine});
+    if (a.segments > 0)
+      trainer.forward_backward_graph("bench", recurrent_graph(mine, a.micro, a.segments, a.carry));
+    else
+      trainer.forward_backward({mine});
     const auto t1 = std::chrono::steady_clock::now();
     trainer.optimizer_step();
     trainer.zero_grad();
@@ -123,15 +174,18 @@ int bench(int argc, char** argv) {
         a.tp > 1 && a.pp == 1 ? ((4 * c.n_layers + 2) * local_tokens * c.dim + 3 * local_tokens) * 4
                               : 0;
     const int p = a.pp, m = a.micro;
+    const double S = static_cast<double>(a.segments);
+    const double theory = a.segments > 0 ? 1.0 - S * m / ((S - 1) * std::max(m, p) + m + p - 1)
+                                         : static_cast<double>(p - 1) / (m + p - 1);
     const char* threads = std::getenv("OMP_NUM_THREADS");
     std::cout << "ranks=" << grid.size() << " threads=" << (threads ? threads : "?")
               << " tp=" << a.tp << " pp=" << a.pp << " dp=" << dp << " m=" << m
-              << " zero1=" << a.zero1 << " batch=" << a.batch << "x" << a.seq
-              << " tok/s=" << tokens / median(step_s) << " step_ms=" << 1e3 * median(step_s)
-              << " bubble=" << median(bubbles)
-              << " bubble_theory=" << static_cast<double>(p - 1) / (m + p - 1)
-              << " tp_bytes=" << tp_bytes << " tp_bytes_analytic=" << analytic
-              << " dp_bytes=" << dp_bytes << " pp_bytes=" << pp_bytes << std::endl;
+              << " zero1=" << a.zero1 << " segments=" << a.segments << " batch=" << a.batch << "x"
+              << a.seq << " tok/s=" << tokens / median(step_s)
+              << " step_ms=" << 1e3 * median(step_s) << " bubble=" << median(bubbles)
+              << " bubble_theory=" << theory << " tp_bytes=" << tp_bytes
+              << " tp_bytes_analytic=" << analytic << " dp_bytes=" << dp_bytes
+              << " pp_bytes=" << pp_bytes << std::endl;
   }
   return 0;
 }

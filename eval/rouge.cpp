@@ -286,6 +286,20 @@ RougeScores mean_rouge(const std::vector<std::string>& predictions,
   return {sum.rouge1 / n, sum.rouge2 / n, sum.rougeL / n, sum.rougeLsum / n};
 }
 
+double exact_match(const std::vector<std::string>& predictions,
+                   const std::vector<std::string>& targets) {
+  const size_t n = std::min(predictions.size(), targets.size());
+  if (n == 0) return 0;
+  auto trimmed = [](std::string_view t) {
+    while (!t.empty() && is_space(t.front())) t.remove_prefix(1);
+    while (!t.empty() && is_space(t.back())) t.remove_suffix(1);
+    return t;
+  };
+  size_t same = 0;
+  for (size_t i = 0; i < n; ++i) same += trimmed(predictions[i]) == trimmed(targets[i]);
+  return static_cast<double>(same) / static_cast<double>(n);
+}
+
 std::vector<std::string> split_sentences(std::string_view text) {
   std::vector<std::string> sentences;
   size_t start = 0;

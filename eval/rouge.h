@@ -33,6 +33,12 @@ RougeScores rouge(std::string_view prediction, std::string_view target);
 RougeScores mean_rouge(const std::vector<std::string>& predictions,
                        const std::vector<std::string>& targets);
 
+// The fraction of pairs whose prediction equals its target once white space at both ends
+// is trimmed (0 for no pairs): the score of tasks with one right answer, where ROUGE
+// gives partial credit for a wrong one.
+double exact_match(const std::vector<std::string>& predictions,
+                   const std::vector<std::string>& targets);
+
 // Sentences of `text`, an approximation of nltk.sent_tokenize (Punkt's English model, which
 // learned abbreviations and capitalisation statistics we do not have): a sentence ends after a
 // run of . ! ? (with any closing quotes or brackets) followed by whitespace and a further token,

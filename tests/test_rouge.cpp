@@ -21,6 +21,7 @@ int eval_rouge(const cli::Args&);
 namespace {
 
 using condense::eval::CsvTable;
+using condense::eval::exact_match;
 using condense::eval::mean_rouge;
 using condense::eval::parse_csv;
 using condense::eval::porter_stem;
@@ -164,6 +165,12 @@ TEST(Rouge, EmptyTextScoresZero) {
   }
   expect_scores(mean_rouge({}, {}), 0, 0, 0, 0);
   expect_scores(mean_rouge({"a b", ""}, {"a b", "c"}), 0.5, 0.5, 0.5, 0.5);
+}
+
+TEST(ExactMatch, CountsAnswersEqualToTheirTargetUpToOuterSpace) {
+  EXPECT_DOUBLE_EQ(exact_match({"d c b a", " 4\n", "a b", "x"}, {"d c b a", "4", "a  b", "X"}),
+                   0.5);
+  EXPECT_DOUBLE_EQ(exact_match({}, {}), 0.0);
 }
 
 TEST(SentenceSplit, ApproximatesPunkt) {

@@ -63,6 +63,7 @@ SplitScores score(const std::string& split, const std::vector<std::string>& pred
   s.split = split;
   s.examples = static_cast<int64_t>(preds.size());
   s.rouge = eval::mean_rouge(preds, truths);
+  s.exact_match = eval::exact_match(preds, truths);
   s.gen_len = gen_len;
   s.seconds = seconds;
   return s;
@@ -145,13 +146,14 @@ std::vector<SplitScores> evaluate_rouge(const Llama& model, const methods::Metho
     SplitScores s = fs::exists(csv) ? rescore(split, csv)
                                     : run_split(model, m, tokenizer, split, files.eval[i], o, csv);
     std::cerr << "eval: step " << step << " " << split << ": " << s.examples << " examples, rougeL "
-              << std::fixed << std::setprecision(2) << 100 * s.rouge.rougeL << std::defaultfloat
-              << " (" << s.seconds << " s)\n";
+              << std::fixed << std::setprecision(2) << 100 * s.rouge.rougeL << ", exact match "
+              << 100 * s.exact_match << std::defaultfloat << " (" << s.seconds << " s)\n";
     summary["splits"][split] = {{"examples", s.examples},
                                 {"rouge1", 100 * s.rouge.rouge1},
                                 {"rouge2", 100 * s.rouge.rouge2},
                                 {"rougeL", 100 * s.rouge.rougeL},
                                 {"rougeLsum", 100 * s.rouge.rougeLsum},
+                                {"exact_match", 100 * s.exact_match},
                                 {"gen_len", s.gen_len},
                                 {"seconds", s.seconds}};
     all.push_back(std::move(s));

@@ -33,8 +33,9 @@ struct SplitScores {
   std::string split;  // seen | unseen | human
   int64_t examples = 0;
   eval::RougeScores rouge;
-  double gen_len = 0;  // mean generated tokens (EOS not counted)
-  double seconds = 0;  // generation time (0 when rescored from an existing CSV)
+  double exact_match = 0;  // eval::exact_match: the fraction of answers exactly right
+  double gen_len = 0;      // mean generated tokens (EOS not counted)
+  double seconds = 0;      // generation time (0 when rescored from an existing CSV)
 };
 
 std::string outputs_csv(const std::string& out_dir, int64_t step, const std::string& split);

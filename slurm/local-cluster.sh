@@ -123,12 +123,13 @@ if [ "$nodes" -gt 1 ]; then
         nodes_env
         exit 0
       fi
+      nodes_check
       nodes_stop
       start_munge
       # Half-built is worse than nothing: on any failure from here, tear down.
       trap 'nodes_stop' EXIT
       nodes_start "$nodes"
-      for _ in $(seq 1 150); do
+      for _ in $(seq 1 300); do
         if [ "$(sinfo -h -N -o %t 2>/dev/null | grep -c '^idle$')" = "$nodes" ]; then
           trap - EXIT
           nodes_env
@@ -137,7 +138,7 @@ if [ "$nodes" -gt 1 ]; then
         sleep 0.1
       done
       nodes_stop
-      die "the $nodes nodes did not come up in 15 s; see $dir/slurmctld.log and $dir/node*.slurmd.log"
+      die "the $nodes nodes did not come up in 30 s; see $dir/slurmctld.log and $dir/node*.slurmd.log"
       ;;
     stop) nodes_stop ;;
     kill) nodes_kill "${victim#node}" ;;

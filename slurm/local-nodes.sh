@@ -39,8 +39,11 @@ nodes_check() {
     die "--nodes needs network namespaces, and \`ip netns add\` failed here: ${err//$'\n'/ }"
   fi
   ip netns del "$probe"
+}
+
+# The subnet must be nobody else's (run after this cluster's own bridge is gone).
+subnet_check() {
   [[ $net =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "CONDENSE_SLURM_SUBNET must be three octets (a /24), not '$net'"
-  # The subnet must be nobody else's: no address in it and no route to it here.
   if ip -4 -o addr | grep -q " $net\." || [ -n "$(ip -4 route show "$net.0/24")" ]; then
     die "$net.0/24 is in use on this machine; pick a free /24 with CONDENSE_SLURM_SUBNET"
   fi
@@ -126,9 +129,9 @@ CONF
 
 nodes_start() {
   local n=$1 i
-  nodes_check
   ip link show "$bridge" >/dev/null 2>&1 &&
     die "bridge $bridge exists: another --nodes cluster runs (stop it with its CONDENSE_SLURM_DIR)"
+  subnet_check
   nodes_write_conf "$n"
   echo "$n" >"$dir/nodes"
   ip link add "$bridge" type bridge

@@ -7,7 +7,7 @@
 # has no route anywhere else: no traffic leaves the machine.
 #   bridge cdn-br      $net.1    this namespace: sbatch, squeue, mpirun
 #   condense-ctl       $net.10   slurmctld, hostname ctl
-#   condense-node<i>   $net.1<i> slurmd, hostname node<i>
+#   condense-node<i>   $net.<10+i> slurmd, hostname node<i>
 # Everything else on the machine (the filesystem, munge's socket) the nodes share,
 # as a cluster shares its network filesystem. Needs: the caller's $dir, $conf, die().
 
@@ -129,6 +129,7 @@ CONF
 
 nodes_start() {
   local n=$1 i
+  [ "$n" -le 200 ] || die "--nodes $n: at most 200 nodes fit the /24"
   ip link show "$bridge" >/dev/null 2>&1 &&
     die "bridge $bridge exists: another --nodes cluster runs (stop it with its CONDENSE_SLURM_DIR)"
   subnet_check
@@ -162,8 +163,9 @@ nodes_start() {
   done
 }
 
-# Kills node i as a crash would: its slurmd, job steps and ranks at once (not the
-# namespaces, so its address stays and peers see connections reset, not vanish).
+# Kills node i as a crash would: its slurmd, job steps and ranks at once. Its
+# namespaces stay (the holder lives); the controller finds the node dead when it stops
+# answering pings (SlurmdTimeout), and ends its jobs.
 nodes_kill() {
   local i=$1 pid holder
   holder=$(holder_pid "$i")

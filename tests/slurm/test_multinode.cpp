@@ -75,9 +75,9 @@ class MultiNode : public ::testing::Test {
   }
 
   static CommandResult cluster(const std::string& action) {
-    return run_shell("bash " + shell_quote(source_path("slurm/local-cluster.sh")) + " " + action +
-                         " --nodes 2",
-                     dir_->path());
+    return run_shell(
+        "bash " + shell_quote(source_path("slurm/local-cluster.sh")) + " " + action + " --nodes 2",
+        dir_->path());
   }
 
   // Runs a shell command in the scratch directory (where the jobs' logs go).
@@ -145,8 +145,7 @@ std::string MultiNode::skip_;
 
 TEST_F(MultiNode, SrunTp2Dp2AcrossNodesGivesOneRanksLossesAndResumesOnOneNode) {
   const std::string run = dir_->file("srun");
-  const std::string job =
-      submit_and_wait("-N 2 -n 4", train(run) + " --tp 2 --train.stop_at 3");
+  const std::string job = submit_and_wait("-N 2 -n 4", train(run) + " --tp 2 --train.stop_at 3");
   EXPECT_EQ(job_field(job, "NodeList"), "node[1-2]");
   EXPECT_EQ(job_field(job, "NumTasks"), "4");
   const std::string log = slurp(dir_->file("slurm-" + job + ".out"));
@@ -203,8 +202,8 @@ TEST_F(MultiNode, SweepArrayRunsItsPointsOnBothNodes) {
   for (std::string id; std::getline(ids, id);) jobs.push_back(id);
   ASSERT_EQ(jobs.size(), 3u) << submit.out;
   const auto deadline = Clock::now() + std::chrono::seconds(120);
-  while (Clock::now() < deadline && !trim(shell("squeue -h -j " + jobs[0] + "," + jobs[1] +
-                                                "," + jobs[2]).out).empty())
+  while (Clock::now() < deadline &&
+         !trim(shell("squeue -h -j " + jobs[0] + "," + jobs[1] + "," + jobs[2]).out).empty())
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   std::set<std::string> nodes;
   const std::vector<std::string> points = {"1e-3", "2e-3"};
@@ -247,7 +246,8 @@ TEST_F(MultiNode, ANodeThatDiesEndsTheJobNamingItsRanksAndTheLastCheckpointLoads
   const double took = std::chrono::duration<double>(Clock::now() - killed_at).count();
   const std::string log = slurp(dir_->file("slurm-" + job + ".out"));
   ASSERT_TRUE(trim(shell("squeue -h -j " + job).out).empty())
-      << "the job still runs 30 s after node2 died:\n" << log;
+      << "the job still runs 30 s after node2 died:\n"
+      << log;
   std::cout << "the job ended " << took << " s after node2 died:\n" << log << std::endl;
   EXPECT_NE(log.find("condense.sbatch: node node2 is lost (State=DOWN"), std::string::npos) << log;
   EXPECT_NE(log.find("), and with it ranks 2-3\n"), std::string::npos) << log;

@@ -111,6 +111,7 @@ answers() {
 }
 
 if [ "$nodes" -gt 1 ]; then
+  # shellcheck source=slurm/local-nodes.sh
   source "$here/local-nodes.sh"
   case "$action" in
     status) answers && [ "$(node_count)" -gt 1 ] ;;

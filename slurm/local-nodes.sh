@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154  # $dir, $conf and $here are the caller's
 # Sourced by slurm/local-cluster.sh for `--nodes N` (N >= 2): N SLURM nodes on this
 # machine, each a network namespace of its own (its own address, ports and TCP
 # stack) with its own hostname (a UTS namespace) and its own node-local directory
@@ -9,7 +10,8 @@
 #   condense-ctl       $net.10   slurmctld, hostname ctl
 #   condense-node<i>   $net.<10+i> slurmd, hostname node<i>
 # Everything else on the machine (the filesystem, munge's socket) the nodes share,
-# as a cluster shares its network filesystem. Needs: the caller's $dir, $conf, die().
+# as a cluster shares its network filesystem. Needs the caller's $dir (state), $conf
+# (slurm.conf), $here (slurm/) and die().
 
 net=${CONDENSE_SLURM_SUBNET:-10.213.77}
 bridge=cdn-br
@@ -32,8 +34,9 @@ on_node() {
 
 nodes_check() {
   [ "$(id -u)" = 0 ] || die "--nodes needs root (network namespaces, and slurmd starts jobs as their users)"
-  command -v ip >/dev/null && command -v nsenter >/dev/null && command -v unshare >/dev/null ||
+  if ! command -v ip >/dev/null || ! command -v nsenter >/dev/null || ! command -v unshare >/dev/null; then
     die "--nodes needs ip (iproute2), nsenter and unshare (util-linux)"
+  fi
   local probe=condense-probe-$$ err
   if ! err=$(ip netns add "$probe" 2>&1); then
     die "--nodes needs network namespaces, and \`ip netns add\` failed here: ${err//$'\n'/ }"

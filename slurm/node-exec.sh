@@ -10,6 +10,7 @@ die() {
   echo "node-exec: $*" >&2
   exit 1
 }
+# shellcheck source=slurm/local-nodes.sh
 source "$here/local-nodes.sh"
 [ $# -ge 2 ] || die "usage: node-exec.sh HOST COMMAND..."
 host=$1

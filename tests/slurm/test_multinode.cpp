@@ -165,7 +165,7 @@ TEST_F(MultiNode, MpirunHostTp2Dp2AcrossNodesGivesOneRanksLosses) {
   const auto r = shell("timeout 120 mpirun -n 4 --host node1:2,node2:2 --display-map " +
                        std::string(CONDENSE_BINARY) + " " + train(run) + " --tp 2");
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  // The map puts ranks 0-1 (one tensor-parallel group) on node1, 2-3 on node2.
+  // Open MPI's map of the ranks names both nodes.
   EXPECT_NE(r.out.find("Data for node: node1"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Data for node: node2"), std::string::npos) << r.out;
   expect_losses(run, reference(), 1, 6);

@@ -12,7 +12,7 @@
 # The configurations take turns (run 1 of each, then run 2, ...), so that a change in
 # the machine's load falls on all of them.
 # Usage (root): bash slurm/bench-multinode.sh [build dir] [steps S] [repeats]
-# About 5 min with the defaults (6 steps, 3 repeats) on 2 idle cores.
+# 9 min with the defaults (6 steps, 3 repeats) on the 2 cores while other work loaded them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}

@@ -8,10 +8,42 @@
 #   bash slurm/local-cluster.sh status          # exit 0 when it answers
 #   bash slurm/local-cluster.sh stop
 # `start` is idempotent: a cluster it started that still answers is left running.
+#
+# With `--nodes N` (N >= 2; the same option for status, stop and kill) it is N nodes
+# instead, each in network namespaces of its own with its own address and hostname
+# (slurm/local-nodes.sh says how), so that ranks on different nodes talk over TCP:
+#   eval "$(bash slurm/local-cluster.sh start --nodes 2)"  # SLURM_CONF, Open MPI's TCP settings
+#   sbatch -N 2 -n 4 slurm/condense.sbatch train ... --tp 2    # 2 ranks per node
+#   mpirun -n 4 --host node1:2,node2:2 build/condense train ... --tp 2
+#   bash slurm/local-cluster.sh kill node2 --nodes 2     # node2 crashes: slurmd, steps, ranks
+#   bash slurm/local-cluster.sh stop --nodes 2           # namespaces, links and daemons gone
+# Its state lives in $CONDENSE_SLURM_DIR (default /tmp/condense-slurm-nodes).
 set -euo pipefail
-dir=${CONDENSE_SLURM_DIR:-/tmp/condense-slurm}
-conf=$dir/slurm.conf
+here=$(cd "$(dirname "$0")" && pwd)
 action=${1:-start}
+[ $# -gt 0 ] && shift
+victim=
+if [ "$action" = kill ]; then
+  victim=${1:-}
+  [ $# -gt 0 ] && shift
+fi
+nodes=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --nodes)
+      nodes=${2:-}
+      shift 2 || true
+      ;;
+    *) echo "local-cluster: unknown option '$1' (expected --nodes N)" >&2 && exit 1 ;;
+  esac
+done
+[[ $nodes =~ ^[1-9][0-9]*$ ]] || { echo "local-cluster: --nodes needs a count >= 1, not '$nodes'" >&2 && exit 1; }
+if [ "$nodes" = 1 ]; then
+  dir=${CONDENSE_SLURM_DIR:-/tmp/condense-slurm}
+else
+  dir=${CONDENSE_SLURM_DIR:-/tmp/condense-slurm-nodes}
+fi
+conf=$dir/slurm.conf
 
 die() {
   echo "local-cluster: $*" >&2
@@ -77,6 +109,44 @@ CONF
 answers() {
   [ -f "$conf" ] && SLURM_CONF=$conf sinfo -h >/dev/null 2>&1
 }
+
+if [ "$nodes" -gt 1 ]; then
+  # shellcheck source=slurm/local-nodes.sh
+  source "$here/local-nodes.sh"
+  case "$action" in
+    status) answers && [ "$(node_count)" -gt 1 ] ;;
+    start)
+      command -v slurmctld >/dev/null || die "slurmctld not found (bash tools/install-deps.sh installs slurm-wlm)"
+      export SLURM_CONF=$conf
+      # Up: idle, or running jobs (a node not responding shows a '*').
+      if answers && [ "$(node_count)" = "$nodes" ] &&
+        [ "$(sinfo -h -N -o %t | grep -cE '^(idle|mix|alloc|comp)$')" = "$nodes" ]; then
+        nodes_env
+        exit 0
+      fi
+      nodes_check
+      nodes_stop
+      start_munge
+      # Half-built is worse than nothing: on any failure from here, tear down.
+      trap 'nodes_stop' EXIT
+      nodes_start "$nodes"
+      for _ in $(seq 1 300); do
+        if [ "$(sinfo -h -N -o %t 2>/dev/null | grep -c '^idle$')" = "$nodes" ]; then
+          trap - EXIT
+          nodes_env
+          exit 0
+        fi
+        sleep 0.1
+      done
+      nodes_stop
+      die "the $nodes nodes did not come up in 30 s; see $dir/slurmctld.log and $dir/node*.slurmd.log"
+      ;;
+    stop) nodes_stop ;;
+    kill) nodes_kill "${victim#node}" ;;
+    *) die "usage: local-cluster.sh start|status|stop|kill NODE [--nodes N]" ;;
+  esac
+  exit
+fi
 
 case "$action" in
   status) answers ;;

@@ -9,7 +9,8 @@
 # finished and writes the method's results table in sweep.dir. Resubmitting resumes:
 # finished points are skipped and interrupted ones continue from their checkpoints.
 # Prints the three job ids, the table job's last. SBATCH_* variables (SBATCH_PARTITION,
-# SBATCH_TIMELIMIT, ...) and $CONDENSE reach every job.
+# SBATCH_TIMELIMIT, ...) and $CONDENSE reach every job. The points may run on different
+# nodes: sweep.dir, the data and the binary must be on a filesystem every node mounts.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 condense=${CONDENSE:-$PWD/build/condense}

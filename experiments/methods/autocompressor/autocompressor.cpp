@@ -22,6 +22,7 @@
 #include "core/error.h"
 #include "datasets/token_dataset.h"
 #include "datasets/tokenizer.h"
+#include "experiments/methods/autocompressor/bench.h"
 #include "experiments/methods/autocompressor/last_segment.h"
 #include "experiments/methods/autocompressor/report.h"
 #include "experiments/methods/autocompressor/summary_passes.h"
@@ -269,6 +270,10 @@ class AutoCompressor : public methods::Method {
   std::string sweep_table(const std::string& sweep_dir,
                           const std::vector<std::string>& run_dirs) const override {
     return last_segment_tables(sweep_dir, run_dirs);
+  }
+
+  int bench(const cli::Args& args) override {
+    return autocompressor::bench(args, name_, o_.accumulate);
   }
 
  private:

@@ -290,10 +290,11 @@ TEST_F(AutoCompressorCli, BenchReportsCompressionAndBothAnswersPerContext) {
                                           {"--bench.contexts", "64,0"}),
                                      dir_->path()),
                         "--bench.contexts: 0 in '64,0' must be at least 1");
-  expect_one_line_error(run_condense(with(with({"bench", "--method", "autocompressor"}, tiny),
-                                          {"--bench.contexts", "9000", "--autocompressor.kappa", "4"}),
-                                     dir_->path()),
-                        "needs 9008 positions, more than --model.max_seq_len 8192");
+  expect_one_line_error(
+      run_condense(with(with({"bench", "--method", "autocompressor"}, tiny),
+                        {"--bench.contexts", "9000", "--autocompressor.kappa", "4"}),
+                   dir_->path()),
+      "needs 9008 positions, more than --model.max_seq_len 8192");
 }
 
 }  // namespace

@@ -56,7 +56,7 @@ int bench(const cli::Args& args, const std::string& method, bool accumulate) {
   // A LLaMA-like shape by default (d512, 8 layers, a 32000-token vocabulary), so that
   // the lm_head weighs what it does; any --model.* option changes it.
   LlamaConfig cfg;
-  cfg.vocab_size = 32000, cfg.dim = 512, cfg.n_layers = 8, cfg.n_heads = 8, cfg.n_kv_heads = 8;
+  cfg.dim = 512, cfg.n_layers = 8, cfg.n_heads = 8, cfg.n_kv_heads = 8;
   cfg.ffn_dim = 1376, cfg.max_seq_len = 8192;
   std::string contexts_text = "512,1024,2048,4096", device_name = "cpu";
   int64_t kappa = 50, segment = 1024, prompt_tokens = 32, answer_tokens = 16, repeats = 3;
@@ -84,6 +84,7 @@ int bench(const cli::Args& args, const std::string& method, bool accumulate) {
       "method", po::value<std::string>(), method.c_str());
   po::variables_map vm;
   if (!cli::parse(who, desc, args, vm)) return 0;
+  if (cfg.vocab_size == 0) cfg.vocab_size = 32000;  // --model.vocab_size's "from the tokenizer"
   const std::vector<int64_t> contexts = cli::parse_int_list("bench.contexts", contexts_text, 1);
   const std::string kappa_option = method + ".kappa";
   for (const auto& [name, v] : {std::pair<const char*, int64_t>{"bench.segment", segment},

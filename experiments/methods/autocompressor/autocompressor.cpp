@@ -13,6 +13,8 @@
 // The step runs as the method's own forward passes, so it trains at one rank and on
 // tensor- and data-parallel grids (a pipeline is an error: the segments of a
 // document through the 1F1B schedule are not written yet).
+// `condense bench --method autocompressor|rmt` times compression and answering with
+// σ against the full context (bench.cpp).
 #include <algorithm>
 #include <filesystem>
 #include <memory>

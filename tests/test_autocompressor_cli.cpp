@@ -90,6 +90,9 @@ TEST_F(AutoCompressorCli, SmokeConfigTrainsTheSummaryTableAndScoresTheLastSegmen
   EXPECT_EQ(j["contexts"][1]["softprompt_vectors"].get<int64_t>(), 8);
   for (const auto& c : j["contexts"]) {
     EXPECT_GT(c["ppl_compressed"].get<double>(), 1.0);
+    // The control: every window of the 2 batches of 8 read another window's σ.
+    EXPECT_EQ(c["other_context_predictions"].get<int64_t>(), 16 * 63);
+    EXPECT_NE(c["ppl_other_context"].get<double>(), c["ppl_compressed"].get<double>());
     // Seeing the context in full helps the pretrained model over no context.
     EXPECT_LT(c["ppl_full"].get<double>(), j["ppl_none"].get<double>());
   }

@@ -58,28 +58,49 @@ def copy_run(run, ev, dest):
     shutil.copy(ev, dest / "eval" / ev.name)
 
 
-def train_seconds(run):
-    """Wall seconds of the run's training: the elapsed time its last metrics line logged."""
+def training(run):
+    """(wall seconds, tokens) of the run's training, from its last logged step; (None, None)
+    without metrics."""
     path = run / "metrics.jsonl"
-    if not path.exists():
-        return None
-    elapsed = [json.loads(line).get("elapsed_s") for line in path.read_text().splitlines()
-               if line.strip()]
-    elapsed = [e for e in elapsed if e is not None]
-    return elapsed[-1] if elapsed else None
+    lines = [json.loads(x) for x in path.read_text().splitlines() if x.strip()] \
+        if path.exists() else []
+    steps = [x for x in lines if "elapsed_s" in x]
+    return (steps[-1]["elapsed_s"], steps[-1]["tokens"]) if steps else (None, None)
 
 
-def condition(j):
+def config(run):
+    """The run's config.cfg as {"section.key": value} ({} without one)."""
+    path, out, section = run / "config.cfg", {}, ""
+    for line in path.read_text().splitlines() if path.exists() else []:
+        line = line.split("#")[0].strip()
+        if line.startswith("["):
+            section = line.strip("[]") + "."
+        elif "=" in line:
+            key, value = (x.strip() for x in line.split("=", 1))
+            out[section + key] = value
+    return out
+
+
+def condition(j, cfg):
+    """The row's name; the base (no train.init_from) and an AutoCompressor trained on
+    fixed segments (RMT's) are told apart from the plain conditions."""
     if j["mode"] != "compress":
-        return "full attention"
-    name = "AutoCompressor" if j["accumulate"] else "RMT"
-    return f"{name} κ={j['kappa']}"
+        return "full attention" + ("" if cfg.get("train.init_from") else " (the base, from scratch)")
+    if not j["accumulate"]:
+        return f"RMT κ={j['kappa']}"
+    fixed = cfg.get(f"{j['method']}.randomize") == "false" or \
+        cfg.get(f"{j['method']}.segment_lengths")
+    return f"AutoCompressor κ={j['kappa']}" + (", RMT's fixed segments" if fixed else "")
+
+
+def fmt(v, digits=3):
+    return "" if v is None else f"{v:.{digits}f}"
 
 
 def order_key(r):
     j = r["j"]
     if j["mode"] != "compress":
-        return (0, 0, r["step"])
+        return (0, int(r["scratch"]), r["step"])
     return (1 if j["accumulate"] else 2, -j["kappa"], r["step"])
 
 
@@ -151,16 +172,21 @@ def main():
         taken.add(name)
         by = {c["context"]: c for c in j["contexts"]}
         compressed = j["mode"] == "compress"
-        rows.append({"run": name, "j": j, "step": j["step"], "name": condition(j),
+        cfg = config(run)
+        rows.append({"run": name, "j": j, "step": j["step"], "name": condition(j, cfg),
+                     "scratch": not cfg.get("train.init_from"),
                      "ppl": {b: c["ppl_compressed" if compressed else "ppl_full"]
                              for b, c in by.items()},
                      "vectors": {b: c.get("softprompt_vectors", b) for b, c in by.items()},
-                     "seconds": train_seconds(run)})
+                     "other": {b: c.get("ppl_other_context") for b, c in by.items()},
+                     "training": training(run)})
         copy_run(run, ev, a.out / "runs" / name)
     rows.sort(key=order_key)
     budgets = sorted(set.intersection(*(set(r["ppl"]) for r in rows)))
     if not budgets:
         raise SystemExit("ac_results: the runs share no context budget")
+    # No context: the full-attention model trained like the others (else the base) reading
+    # the target alone.
     full = next((r for r in rows if r["j"]["mode"] != "compress"), None)
     none = {"ppl": full["j"]["ppl_none"], "name": "no context"} if full else None
     names = {r["name"] for r in rows}
@@ -169,33 +195,43 @@ def main():
             r["name"] += f" ({r['run']})"
 
     md = ("| condition | step | " + " | ".join(f"ppl, {b} context" for b in budgets)
-          + f" | σ vectors at {budgets[-1]} | the run's own no-context ppl | training |\n"
-          + "|---|---:|" + "---:|" * (len(budgets) + 3) + "\n")
+          + f" | vectors or tokens read at {budgets[-1]} | the run's own no-context ppl | "
+          f"another window's σ, {budgets[-1]} | training: tokens, wall |\n"
+          + "|---|---:|" + "---:|" * (len(budgets) + 4) + "\n")
     csv = "run,condition,mode,kappa,accumulate,step," + ",".join(
-        f"ppl_{b},vectors_{b}" for b in budgets) + ",ppl_none_own,train_seconds\n"
+        f"ppl_{b},vectors_{b},ppl_other_{b}" for b in budgets) + \
+        ",ppl_none_own,train_tokens,train_seconds\n"
     for r in rows:
-        secs = r["seconds"]
+        secs, tokens = r["training"]
         md += (f"| {r['name']} | {r['step']} | "
                + " | ".join(f"{r['ppl'][b]:.3f}" for b in budgets)
                + f" | {r['vectors'][budgets[-1]]} | {r['j']['ppl_none']:.3f} | "
-               + (f"{secs / 60:.1f} min" if secs is not None else "") + " |\n")
+               + fmt(r["other"][budgets[-1]]) + " | "
+               + (f"{tokens / 1e6:.2f} M, {secs / 60:.1f} min" if secs is not None else "")
+               + " |\n")
         csv += (f"{r['run']},{r['name']},{r['j']['mode']},{r['j']['kappa']},"
                 f"{int(r['j']['accumulate'])},{r['step']},"
-                + ",".join(f"{r['ppl'][b]:.5f},{r['vectors'][b]}" for b in budgets)
-                + f",{r['j']['ppl_none']:.5f},{'' if secs is None else f'{secs:.0f}'}\n")
+                + ",".join(f"{r['ppl'][b]:.5f},{r['vectors'][b]},{fmt(r['other'][b], 5)}"
+                           for b in budgets)
+                + f",{r['j']['ppl_none']:.5f},{'' if secs is None else tokens},"
+                f"{'' if secs is None else f'{secs:.0f}'}\n")
     if none:
         md += (f"| no context | {full['step']} | "
-               + " | ".join(f"{none['ppl']:.3f}" for _ in budgets) + " | 0 | | |\n")
+               + " | ".join(f"{none['ppl']:.3f}" for _ in budgets) + " | 0 | | | |\n")
         csv += f"none,no context,none,0,0,{full['step']}," + ",".join(
-            f"{none['ppl']:.5f},0" for _ in budgets) + ",,\n"
+            f"{none['ppl']:.5f},0," for _ in budgets) + ",,,\n"
     j0 = rows[0]["j"]
     md += (f"\n{j0['windows']} windows of the held-out data, {j0['predictions']} predictions "
            f"per cell: the target's {j0['target']} tokens after the first, each predicted "
            f"inside the target segment; a compressed context is read in segments of "
-           f"{j0['segment']} tokens. ppl = exp(mean NLL).\n\nOrder at each budget (lowest "
+           f"{j0['segment']} tokens. ppl = exp(mean NLL). \"Another window's σ\": the control, "
+           "the target after the σ of the next window's context (as many vectors, none of "
+           "this window's context); the compressed ppl's distance below it is what σ carries "
+           "of the context itself.\n\nOrder at each budget (lowest "
            "perplexity first):\n\n")
+    md += "(the base, trained less, left out)\n\n" if any(r["scratch"] for r in rows) else ""
     for b in budgets:
-        ranked = sorted([(r["ppl"][b], r["name"]) for r in rows]
+        ranked = sorted([(r["ppl"][b], r["name"]) for r in rows if not r["scratch"]]
                         + ([(none["ppl"], "no context")] if none else []))
         md += f"- {b}: " + " < ".join(f"{n} ({p:.3f})" for p, n in ranked) + "\n"
     a.out.mkdir(parents=True, exist_ok=True)

@@ -101,7 +101,7 @@ def order_key(r):
     j = r["j"]
     if j["mode"] != "compress":
         return (0, int(r["scratch"]), r["step"])
-    return (1 if j["accumulate"] else 2, -j["kappa"], r["step"])
+    return (1 if j["accumulate"] else 2, -j["kappa"], r["name"], r["step"])
 
 
 def svg_plot(rows, none, budgets, title):
@@ -237,7 +237,9 @@ def main():
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "results.md").write_text(md)
     (a.out / "results.csv").write_text(csv)
-    (a.out / "results.svg").write_text(svg_plot(rows, none, budgets, a.title))
+    # The base, trained less, would stretch the scale away from the conditions compared.
+    plotted = [r for r in rows if not r["scratch"]]
+    (a.out / "results.svg").write_text(svg_plot(plotted, none, budgets, a.title))
     print(md, end="")
 
 

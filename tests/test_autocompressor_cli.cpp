@@ -1,10 +1,12 @@
 // AutoCompressor and RMT through the `condense` binary: the smoke configs train from
 // stories260K on a book sample (summary table starting at the EOS embedding, then
 // trained) and end with the last_segment task on a held-out book, which `condense
-// eval` reproduces; `sweep` tabulates a grid and skips finished runs; bad input is a
-// one-line error that writes nothing.
+// eval` reproduces; `sweep` tabulates a grid and skips finished runs, and
+// tools/ac_results.py builds the results table from it; `bench` reports its rows; bad
+// input is a one-line error that writes nothing.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 
 #include "core/checkpoint.h"
@@ -208,6 +210,34 @@ TEST_F(AutoCompressorCli, SweepTrainsEvaluatesTabulatesAndSkipsFinishedRuns) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("compress-2-true: finished, skipped"), std::string::npos) << r.err;
   EXPECT_EQ(slurp(sweep + "/last_segment.md"), md);
+
+  // tools/ac_results.py (docs/results/autocompressor) reads the same runs: each row is
+  // its run's evaluation, "no context" the full-attention run's model without context,
+  // and the copies in runs/ alone rebuild the same table.
+  const std::string out = dir_->file("results");
+  const std::string tool = "python3 " + shell_quote(source_path("tools/ac_results.py")) +
+                           " --out " + shell_quote(out) + " ";
+  const CommandResult t = run_shell(tool + shell_quote(sweep), dir_->path());
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  const std::string results = slurp(out + "/results.md");
+  const auto j =
+      nlohmann::json::parse(slurp(sweep + "/compress-2-false/eval/last_segment-2.json"));
+  char row[160];
+  std::snprintf(row, sizeof row, "| RMT κ=2 | 2 | %.3f | %.3f | 2 | %.3f | %.3f |",
+                j["contexts"][0]["ppl_compressed"].get<double>(),
+                j["contexts"][1]["ppl_compressed"].get<double>(), j["ppl_none"].get<double>(),
+                j["contexts"][1]["ppl_other_context"].get<double>());
+  EXPECT_NE(results.find(row), std::string::npos) << row << "\n" << results;
+  const auto fa = nlohmann::json::parse(slurp(sweep + "/full_attention/eval/last_segment-2.json"));
+  std::snprintf(row, sizeof row, "| no context | 2 | %.3f | %.3f | 0 |",
+                fa["ppl_none"].get<double>(), fa["ppl_none"].get<double>());
+  EXPECT_NE(results.find(row), std::string::npos) << row << "\n" << results;
+  EXPECT_NE(results.find("| AutoCompressor κ=2 | 2 |"), std::string::npos) << results;
+  EXPECT_TRUE(fs::exists(out + "/results.svg"));
+  ASSERT_TRUE(fs::exists(out + "/runs/compress-2-true/eval/last_segment-2.json"));
+  EXPECT_FALSE(fs::exists(out + "/runs/compress-2-true/checkpoints"));
+  ASSERT_EQ(run_shell(tool + shell_quote(out + "/runs"), dir_->path()).exit_code, 0);
+  EXPECT_EQ(slurp(out + "/results.md"), results);
 }
 
 TEST_F(AutoCompressorCli, BadInputIsAOneLineErrorThatWritesNothing) {

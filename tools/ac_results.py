@@ -21,41 +21,11 @@ import argparse
 import json
 import math
 import pathlib
-import shutil
+
+from ccm_results import copy_run, find_runs, newest_eval
 
 COLORS = ["#2ca02c", "#1f77b4", "#17becf", "#9467bd", "#ff7f0e", "#d62728", "#8c564b",
           "#e377c2", "#bcbd22", "#7f7f7f"]
-
-
-def newest_eval(run):
-    evals = sorted(run.glob("eval/last_segment-*.json"),
-                   key=lambda p: int(p.stem.split("-")[1]))
-    return evals[-1] if evals else None
-
-
-def find_runs(paths):
-    """The run directories among `paths` and their children with a last_segment eval."""
-    runs = []
-    for p in map(pathlib.Path, paths):
-        if newest_eval(p):
-            runs.append(p)
-        elif p.is_dir():
-            runs += sorted(r for r in p.iterdir() if r.is_dir() and newest_eval(r))
-    if not runs:
-        raise SystemExit("ac_results: no run with an eval/last_segment-*.json under "
-                         + " ".join(paths))
-    return runs
-
-
-def copy_run(run, ev, dest):
-    """Copies the run's config, metrics and evaluation `ev` into dest (unless it is dest)."""
-    if dest.resolve() == run.resolve():
-        return
-    (dest / "eval").mkdir(parents=True, exist_ok=True)
-    for f in ("config.cfg", "metrics.jsonl"):
-        if (run / f).exists():
-            shutil.copy(run / f, dest / f)
-    shutil.copy(ev, dest / "eval" / ev.name)
 
 
 def training(run):
@@ -165,8 +135,8 @@ def main():
     ap.add_argument("dirs", nargs="+")
     a = ap.parse_args()
     rows, taken = [], set()
-    for run in find_runs(a.dirs):
-        ev = newest_eval(run)
+    for run in find_runs(a.dirs, "last_segment"):
+        ev = newest_eval(run, "last_segment")
         j = json.loads(ev.read_text())
         name = run.name if run.name not in taken else f"{run.parent.name}-{run.name}"
         taken.add(name)

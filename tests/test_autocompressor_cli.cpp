@@ -1,10 +1,12 @@
 // AutoCompressor and RMT through the `condense` binary: the smoke configs train from
 // stories260K on a book sample (summary table starting at the EOS embedding, then
 // trained) and end with the last_segment task on a held-out book, which `condense
-// eval` reproduces; `sweep` tabulates a grid and skips finished runs; bad input is a
-// one-line error that writes nothing.
+// eval` reproduces; `sweep` tabulates a grid and skips finished runs, and
+// tools/ac_results.py builds the results table from it; `bench` reports its rows; bad
+// input is a one-line error that writes nothing.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 
 #include "core/checkpoint.h"
@@ -90,6 +92,9 @@ TEST_F(AutoCompressorCli, SmokeConfigTrainsTheSummaryTableAndScoresTheLastSegmen
   EXPECT_EQ(j["contexts"][1]["softprompt_vectors"].get<int64_t>(), 8);
   for (const auto& c : j["contexts"]) {
     EXPECT_GT(c["ppl_compressed"].get<double>(), 1.0);
+    // The control: every window of the 2 batches of 8 read another window's σ.
+    EXPECT_EQ(c["other_context_predictions"].get<int64_t>(), 16 * 63);
+    EXPECT_NE(c["ppl_other_context"].get<double>(), c["ppl_compressed"].get<double>());
     // Seeing the context in full helps the pretrained model over no context.
     EXPECT_LT(c["ppl_full"].get<double>(), j["ppl_none"].get<double>());
   }
@@ -205,6 +210,34 @@ TEST_F(AutoCompressorCli, SweepTrainsEvaluatesTabulatesAndSkipsFinishedRuns) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("compress-2-true: finished, skipped"), std::string::npos) << r.err;
   EXPECT_EQ(slurp(sweep + "/last_segment.md"), md);
+
+  // tools/ac_results.py (docs/results/autocompressor) reads the same runs: each row is
+  // its run's evaluation, "no context" the full-attention run's model without context,
+  // and the copies in runs/ alone rebuild the same table.
+  const std::string out = dir_->file("results");
+  const std::string tool = "python3 " + shell_quote(source_path("tools/ac_results.py")) +
+                           " --out " + shell_quote(out) + " ";
+  const CommandResult t = run_shell(tool + shell_quote(sweep), dir_->path());
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  const std::string results = slurp(out + "/results.md");
+  const auto j =
+      nlohmann::json::parse(slurp(sweep + "/compress-2-false/eval/last_segment-2.json"));
+  char row[160];
+  std::snprintf(row, sizeof row, "| RMT κ=2 | 2 | %.3f | %.3f | 2 | %.3f | %.3f |",
+                j["contexts"][0]["ppl_compressed"].get<double>(),
+                j["contexts"][1]["ppl_compressed"].get<double>(), j["ppl_none"].get<double>(),
+                j["contexts"][1]["ppl_other_context"].get<double>());
+  EXPECT_NE(results.find(row), std::string::npos) << row << "\n" << results;
+  const auto fa = nlohmann::json::parse(slurp(sweep + "/full_attention/eval/last_segment-2.json"));
+  std::snprintf(row, sizeof row, "| no context | 2 | %.3f | %.3f | 0 |",
+                fa["ppl_none"].get<double>(), fa["ppl_none"].get<double>());
+  EXPECT_NE(results.find(row), std::string::npos) << row << "\n" << results;
+  EXPECT_NE(results.find("| AutoCompressor κ=2 | 2 |"), std::string::npos) << results;
+  EXPECT_TRUE(fs::exists(out + "/results.svg"));
+  ASSERT_TRUE(fs::exists(out + "/runs/compress-2-true/eval/last_segment-2.json"));
+  EXPECT_FALSE(fs::exists(out + "/runs/compress-2-true/checkpoints"));
+  ASSERT_EQ(run_shell(tool + shell_quote(out + "/runs"), dir_->path()).exit_code, 0);
+  EXPECT_EQ(slurp(out + "/results.md"), results);
 }
 
 TEST_F(AutoCompressorCli, BadInputIsAOneLineErrorThatWritesNothing) {
@@ -235,6 +268,66 @@ TEST_F(AutoCompressorCli, BadInputIsAOneLineErrorThatWritesNothing) {
       "is [4,64], expected [8,64]");
   EXPECT_FALSE(fs::exists(dir_->file("bad-width")));
   expect_refused("smoke.cfg", {"--autocompressor.mode", "compresss"}, "full_attention");
+  // No segments, no substeps, evaluation segments of 0 tokens.
+  expect_refused("smoke.cfg", {"--autocompressor.segments", "0"},
+                 "segments per substep must be at least 1, got 0");
+  expect_refused("smoke.cfg", {"--autocompressor.substeps", "0"},
+                 "substeps must be at least 1, got 0");
+  expect_refused("rmt_smoke.cfg", {"--rmt.eval_segment", "0"}, "eval_segment");
+  // `condense eval` at another κ than the run's table: the table's shape and the
+  // model's, and no evaluation written.
+  expect_one_line_error(
+      run_condense({"eval", "--method", "autocompressor", "--task", "last_segment", "--run.dir",
+                    first, "--data.train", train(), "--data.valid", valid(), "--data.tokenizer",
+                    tokenizer(), "--autocompressor.kappa", "8"},
+                   dir_->path()),
+      "tensor autocompressor.embed_summary.weight is [4,64], the model's is [8,64]");
+  EXPECT_FALSE(fs::exists(first + "/eval"));
+}
+
+// The bench on a tiny random model: the rows' soft prompts and memory follow from the
+// shapes (d64, 2 layers of 4 KV heads: 2 x 2 x 64 x 4 bytes = 1 KiB of keys/values per
+// token), accumulated (AutoCompressor) and replaced (RMT).
+TEST_F(AutoCompressorCli, BenchReportsCompressionAndBothAnswersPerContext) {
+  const std::vector<std::string> tiny = {
+      "--model.dim",           "64", "--model.n_layers",      "2", "--model.n_heads", "4",
+      "--model.n_kv_heads",    "4",  "--model.ffn_dim",       "172",
+      "--model.vocab_size",    "512", "--bench.segment",       "32",
+      "--bench.prompt_tokens", "4",  "--bench.answer_tokens", "4",
+      "--bench.repeats",       "1"};
+  auto r = run_condense(with(with({"bench", "--method", "autocompressor"}, tiny),
+                             {"--autocompressor.kappa", "4", "--bench.contexts", "64,96"}),
+                        dir_->path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // N = 64: 2 segments, σ of 8 vectors; the answer reads 8 + 8 or 64 + 8 entries; σ is
+  // 8 x 64 floats = 2 KiB; compressing holds at most 4 + 32 + 4 entries, the prefill 64.
+  EXPECT_NE(r.out.find("| 64 | 8 | "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" | 16 / 72 | 2 | 40 / 64 |\n"), std::string::npos) << r.out;
+  // N = 96: 3 segments, σ of 12.
+  EXPECT_NE(r.out.find("| 96 | 12 | "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" | 20 / 104 | 3 | 44 / 96 |\n"), std::string::npos) << r.out;
+  r = run_condense(with(with({"bench", "--method", "rmt"}, tiny),
+                        {"--rmt.kappa", "4", "--bench.contexts", "64,96"}),
+                   dir_->path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("κ 4 replaced"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("| 96 | 4 | "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" | 12 / 104 | 1 | 40 / 96 |\n"), std::string::npos) << r.out;
+  // Bad input: one line, non-zero exit.
+  expect_one_line_error(
+      run_condense(with(with({"bench", "--method", "autocompressor"}, tiny),
+                        {"--autocompressor.kappa", "0", "--bench.contexts", "64"}),
+                   dir_->path()),
+      "--autocompressor.kappa must be positive, got 0");
+  expect_one_line_error(run_condense(with(with({"bench", "--method", "autocompressor"}, tiny),
+                                          {"--bench.contexts", "64,0"}),
+                                     dir_->path()),
+                        "--bench.contexts: 0 in '64,0' must be at least 1");
+  expect_one_line_error(
+      run_condense(with(with({"bench", "--method", "autocompressor"}, tiny),
+                        {"--bench.contexts", "9000", "--autocompressor.kappa", "4"}),
+                   dir_->path()),
+      "needs 9008 positions, more than --model.max_seq_len 8192");
 }
 
 }  // namespace

@@ -3,7 +3,8 @@
 // - slurm/sweep.sh runs the gisting smoke sweep as three dependent jobs
 //   (prepare, an array task per grid point, the table): all complete, each array task
 //   trains its own point, and the table job finds every run finished; the same script
-//   runs a CCM grid (attention type x n_tok x sink) and resubmitting it skips every run;
+//   runs a CCM grid (attention type x n_tok x sink) and an AutoCompressor grid (κ x
+//   segments x accumulation), and resubmitting either skips every run;
 // - slurm/condense.sbatch with two tasks trains a grid point data-parallel over two
 //   srun-launched MPI ranks with the losses of the array task's single rank (1e-5).
 // Needs root and slurm-wlm + munge (tools/install-deps.sh); skipped otherwise.
@@ -194,6 +195,66 @@ TEST_F(SlurmJobs, GistSweepRunsAsDependentJobsAndRanksLaunchBySrun) {
   for (size_t i = 0; i < want.size(); ++i)
     EXPECT_NEAR(got[i].second, want[i].second, kTolerance * want[i].second)
         << "step " << want[i].first;
+}
+
+// An AutoCompressor grid over κ × segments × accumulation (accumulate=false passes on
+// only the last segment's summary vectors, as RMT) as an array: every point trains and
+// is scored by the last_segment task in its own task, the table job tabulates them all,
+// and a resubmission skips every point.
+TEST_F(SlurmJobs, AutoCompressorGridRunsAsAnArrayAndAResubmissionSkipsFinishedRuns) {
+  const std::string model = dir_->file("ac-model"), train = dir_->file("ac-train.h5"),
+                    valid = dir_->file("ac-valid.h5"), tok = model + "/tokenizer.model";
+  ASSERT_EQ(import_stories260k(model, dir_->path()).exit_code, 0);
+  ASSERT_EQ(run_condense({"data", "text", "--input", source_path("tests/data/train_sample.txt"),
+                          "--tokenizer", tok, "--out", train},
+                         dir_->path())
+                .exit_code,
+            0);
+  const std::string book =
+      source_path("tests/data/datasets/books/gutenberg/pg98_a_tale_of_two_cities.txt");
+  ASSERT_EQ(run_condense({"data", "books", "--format", "gutenberg", "--input", book,
+                          "--tokenizer", tok, "--out", valid},
+                         dir_->path())
+                .exit_code,
+            0);
+  const std::string options =
+      "--config " + shell_quote(source_path("experiments/configs/autocompressor/smoke.cfg")) +
+      " --data.train " + shell_quote(train) + " --data.valid " + shell_quote(valid) +
+      " --data.tokenizer " + shell_quote(tok) + " --train.init_from " + shell_quote(model) +
+      " --train.steps 2 --train.save_every 2 --autocompressor.eval_windows 4 --sweep.dir " +
+      shell_quote(dir_->file("ac")) +
+      " --sweep.grid 'autocompressor.kappa=2 autocompressor.segments=1,2 "
+      "autocompressor.accumulate=true,false'";
+  const std::vector<std::string> points = {"2-1-true", "2-1-false", "2-2-true", "2-2-false"};
+  for (int round = 0; round < 2; ++round) {
+    const auto submit = shell("bash " + shell_quote(source_path("slurm/sweep.sh")) + " " + options);
+    ASSERT_EQ(submit.exit_code, 0) << submit.err;
+    std::vector<std::string> jobs;
+    std::istringstream ids(submit.out);
+    for (std::string id; std::getline(ids, id);) jobs.push_back(id);
+    ASSERT_EQ(jobs.size(), 3u) << submit.out;
+    EXPECT_EQ(wait_for(jobs), (std::vector<std::string>(3, "COMPLETED")))
+        << shell("tail -n 5 slurm-*.out").out;
+    for (size_t i = 0; i < points.size(); ++i) {
+      const std::string log =
+          slurp(dir_->file("slurm-" + jobs[1] + "_" + std::to_string(i) + ".out"));
+      EXPECT_NE(log.find(points[i] + (round == 0 ? ": starting" : ": finished, skipped")),
+                std::string::npos)
+          << log;
+    }
+  }
+  // Every point in the table, with the σ its target read at the 128-token budget:
+  // κ per compressed segment of 64 accumulated (4), the last segment's κ replaced (2).
+  const std::string csv = slurp(dir_->file("ac/last_segment.csv"));
+  for (const auto& p : points) {
+    const bool accumulated = p.size() > 4 && p.substr(p.size() - 4) == "true";
+    const std::string row =
+        "\n" + p + ",2,autocompressor,compress,2," + (accumulated ? "1" : "0") + ",128,64,";
+    const size_t at = csv.find(row);
+    ASSERT_NE(at, std::string::npos) << row << " in\n" << csv;
+    const std::string line = csv.substr(at + 1, csv.find('\n', at + 1) - at - 1);
+    EXPECT_EQ(line.substr(line.rfind(',') + 1), accumulated ? "4" : "2") << line;
+  }
 }
 
 }  // namespace

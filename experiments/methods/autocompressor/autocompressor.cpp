@@ -13,6 +13,8 @@
 // The step is a pass graph (segments reading earlier segments' summary rows), so it
 // trains at one rank and on every grid: tensor, data and pipeline parallelism, where
 // the documents of a step's micro-batches fill the stages while σ travels.
+// `condense bench --method autocompressor|rmt` times compression and answering with
+// σ against the full context (bench.cpp).
 #include <algorithm>
 #include <filesystem>
 #include <memory>
@@ -22,6 +24,7 @@
 #include "core/error.h"
 #include "datasets/token_dataset.h"
 #include "datasets/tokenizer.h"
+#include "experiments/methods/autocompressor/bench.h"
 #include "experiments/methods/autocompressor/last_segment.h"
 #include "experiments/methods/autocompressor/report.h"
 #include "experiments/methods/autocompressor/summary_passes.h"
@@ -270,6 +273,10 @@ class AutoCompressor : public methods::Method {
   std::string sweep_table(const std::string& sweep_dir,
                           const std::vector<std::string>& run_dirs) const override {
     return last_segment_tables(sweep_dir, run_dirs);
+  }
+
+  int bench(const cli::Args& args) override {
+    return autocompressor::bench(args, name_, o_.accumulate);
   }
 
  private:

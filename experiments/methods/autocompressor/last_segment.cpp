@@ -1,6 +1,7 @@
 #include "experiments/methods/autocompressor/last_segment.h"
 
 #include <algorithm>
+#include <cstddef>
 
 #include "core/error.h"
 #include "core/ops.h"
@@ -33,6 +34,15 @@ std::vector<int32_t> target_predictions(const std::vector<int32_t>& ids, int64_t
   for (int64_t b = 0; b < B; ++b)
     for (int64_t t = T - target; t + 1 < T; ++t) out[b * T + t] = ids[b * T + t + 1];
   return out;
+}
+
+// Rows of x [B,...] moved up by one: row b gets row b + 1, the last row the first.
+Tensor rotate_rows(const Tensor& x) {
+  const std::vector<float> v = x.to(Device::cpu).to_vector();
+  const auto row = static_cast<std::ptrdiff_t>(v.size()) / x.dim(0);
+  std::vector<float> out(v.begin() + row, v.end());
+  out.insert(out.end(), v.begin(), v.begin() + row);
+  return Tensor::from_f32(out, x.shape()).to(x.device());
 }
 
 }  // namespace
@@ -95,7 +105,12 @@ LastSegmentScore score_last_segment(const Llama& model, const Tensor& table,
       cs.softprompt = sigma.dim(1);
       const SegmentOutput seg = segment_pass(no_grad, model, target_ids, Var(sigma), Var());
       cs.nll_compressed += summed_nll(model.logits(no_grad, seg.hidden).value(), predicted, B, T);
+      if (B < 2) continue;
+      const SegmentOutput other =
+          segment_pass(no_grad, model, target_ids, Var(rotate_rows(sigma)), Var());
+      cs.nll_other += summed_nll(model.logits(no_grad, other.hidden).value(), predicted, B, T);
     }
+    if (table.defined() && B >= 2) score.other_predictions += B * (T - 1);
     progress.advance(B);
   }
   const auto count = static_cast<double>(score.predictions);
@@ -103,6 +118,7 @@ LastSegmentScore score_last_segment(const Llama& model, const Tensor& table,
   for (ContextScore& cs : score.contexts) {
     cs.nll_full /= count;
     cs.nll_compressed /= count;
+    if (score.other_predictions > 0) cs.nll_other /= static_cast<double>(score.other_predictions);
   }
   return score;
 }

@@ -6,7 +6,9 @@
 // - compressed: the context read in segments of at most `segment` tokens (equal
 //   splits), its σ as the target segment's soft prompt;
 // - full: context ⊕ target as one plain causal sequence (full attention);
-// - none: the target alone.
+// - none: the target alone;
+// - other context (a control, with a table and batches of 2 or more): the σ of another
+//   window's context as the soft prompt.
 // Every context budget scores the same targets: a window holds the largest context
 // and the target, and a smaller context is the tokens right before the target.
 #pragma once
@@ -30,18 +32,23 @@ struct LastSegmentOptions {
 struct ContextScore {
   int64_t context = 0;
   double nll_full = 0, nll_compressed = 0;  // mean per prediction
-  int64_t softprompt = 0;                   // σ vectors the target read
+  // The control: the target after the σ of the next window's context in its batch (the
+  // last row's: the first's), a σ of the same size that carries none of this window's
+  // context. What compressed gains over it is what σ carries of the context itself.
+  double nll_other = 0;
+  int64_t softprompt = 0;  // σ vectors the target read
 };
 
 struct LastSegmentScore {
   int64_t windows = 0;
-  int64_t predictions = 0;  // per condition: windows × (target - 1)
+  int64_t predictions = 0;        // per condition: windows × (target - 1)
+  int64_t other_predictions = 0;  // the control's: a batch of one window has no other
   double nll_none = 0;
   std::vector<ContextScore> contexts;
 };
 
 // `windows` of max(contexts) + target tokens. `table` [κ,D], or undefined: no
-// compressed condition (nll_compressed stays 0).
+// compressed condition (nll_compressed and nll_other stay 0).
 LastSegmentScore score_last_segment(const Llama& model, const Tensor& table,
                                     const data::DocumentWindows& windows,
                                     const LastSegmentOptions& o);

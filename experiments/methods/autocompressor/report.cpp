@@ -54,6 +54,11 @@ LastSegmentReport report_last_segment(const LastSegmentScore& s, const LastSegme
       j["nll_compressed"] = c.nll_compressed;
       j["ppl_compressed"] = std::exp(c.nll_compressed);
       j["softprompt_vectors"] = c.softprompt;
+      if (s.other_predictions > 0) {
+        j["nll_other_context"] = c.nll_other;
+        j["ppl_other_context"] = std::exp(c.nll_other);
+        j["other_context_predictions"] = s.other_predictions;
+      }
       r.metrics["last_segment_ppl_" + budget] = std::exp(c.nll_compressed);
       std::snprintf(text, sizeof text, "; %s: full %.3f, compressed %.3f", budget.c_str(),
                     std::exp(c.nll_full), std::exp(c.nll_compressed));

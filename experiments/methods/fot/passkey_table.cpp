@@ -34,7 +34,10 @@ std::vector<std::string> newest_passkey(const std::string& run_dir) {
 
 std::string join_layers(const nlohmann::json& layers) {
   std::string s;
-  for (const auto& l : layers) s += (s.empty() ? "" : " ") + std::to_string(l.get<int64_t>());
+  for (const auto& l : layers) {
+    if (!s.empty()) s += ' ';
+    s += std::to_string(l.get<int64_t>());
+  }
   return s.empty() ? "none" : s;
 }
 
@@ -68,7 +71,7 @@ std::string passkey_tables(const std::string& sweep_dir, const std::vector<std::
                       static_cast<long long>(l["prompts"].get<int64_t>()),
                       l["accuracy"].get<double>());
         csv += row;
-        head += " " + std::to_string(m) + "× C |";
+        head.append(" ").append(std::to_string(m)).append("× C |");
         std::snprintf(row, sizeof row, " %.2f |", l["accuracy"].get<double>());
         cells += row;
       }

@@ -70,6 +70,16 @@ def condition(run, j):
     return f"{run}: memory layer {layers}, {how}"
 
 
+def training_seconds(run):
+    """The run's own training time (the last elapsed_s of metrics.jsonl), or None."""
+    m = run / "metrics.jsonl"
+    if not m.exists():
+        return None
+    elapsed = [json.loads(l).get("elapsed_s") for l in m.read_text().splitlines() if l.strip()]
+    elapsed = [e for e in elapsed if e is not None]
+    return elapsed[-1] if elapsed else None
+
+
 def svg_plot(rows, multiples, context, title):
     """Accuracy against the prompt length (multiples of C, even spacing), one line per row."""
     pw, ph, left, top = 420, 250, 60, 50
@@ -118,12 +128,13 @@ def build(out, paths, title):
                 raise SystemExit(f"fot_results: {ev} has C = {j['local_context']}, not {context}")
             context = j["local_context"]
             rows.append({"name": condition(run.name, j), "run": run.name, "step": j["step"],
+                         "train_s": training_seconds(run),
                          "memory": bool(j["memory_layers"]), "eval": j,
                          "by": {l["multiple_of_context"]: l for l in j["lengths"]}})
     multiples = sorted({m for r in rows for m in r["by"]})
     csv = ["condition,run,step,memory_attention,knn_k,multiple,length,correct,prompts,accuracy"]
-    md = ["| condition | step | " + " | ".join(f"{m}× C" for m in multiples) + " |",
-          "|---|---:|" + "---:|" * len(multiples)]
+    md = ["| condition | step | training s | " + " | ".join(f"{m}× C" for m in multiples) + " |",
+          "|---|---:|---:|" + "---:|" * len(multiples)]
     for r in rows:
         j = r["eval"]
         k = j["knn_k"] if j["memory_attention"] == "knn" else 0
@@ -136,14 +147,16 @@ def build(out, paths, title):
             csv.append(f'"{r["name"]}",{r["run"]},{r["step"]},{j["memory_attention"]},{k},{m},'
                        f'{l["length"]},{l["correct"]},{l["prompts"]},{l["accuracy"]:.4f}')
             cells.append(f'{l["accuracy"]:.2f} ({l["correct"]}/{l["prompts"]})')
-        md.append(f'| {r["name"]} | {r["step"]} | ' + " | ".join(cells) + " |")
+        train_s = "" if r["train_s"] is None else f'{r["train_s"]:.0f}'
+        md.append(f'| {r["name"]} | {r["step"]} | {train_s} | ' + " | ".join(cells) + " |")
     lengths = ", ".join(f"{m}× = {m * context}" for m in multiples)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.csv").write_text("\n".join(csv) + "\n")
     (out / "results.md").write_text(
         f"# {title}\n\nPasskey accuracy (correct/prompts) per prompt length in multiples of the "
         f"local context C = {context} tokens ({lengths} tokens), exact match of the greedy "
-        "answer, through the memory cache. Built by tools/fot_results.py from runs/.\n\n"
+        "answer, through the memory cache; training s = the run's own training time (its "
+        "metrics.jsonl) on the shared 2-core VM. Built by tools/fot_results.py from runs/.\n\n"
         + "\n".join(md) + "\n")
     (out / "results.svg").write_text(svg_plot(rows, multiples, context, title))
     print("\n".join(md))

@@ -193,7 +193,8 @@ int bench(const cli::Args& args) {
   std::cout
       << "\nA prompt of " << prefill
       << " tokens through MemoryCache::prefill (windows of C, the last C/2 tokens local):\n\n"
-      << "| mode | seconds | ms/token | tokens/s | peak above (MiB) |\n|---|---:|---:|---:|---:|\n";
+      << "| mode | CPU s | wall s | CPU ms/token | tokens/s (CPU) | peak above (MiB) |\n"
+      << "|---|---:|---:|---:|---:|---:|\n";
   const std::vector<int32_t> prompt = random_ids(rng, prefill, cfg.vocab_size);
   for (const Mode& m : {modes[0], modes[3]}) {
     MemoryOptions o = options(m);

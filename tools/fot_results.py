@@ -16,7 +16,8 @@ import argparse
 import json
 import pathlib
 import random
-import shutil
+
+from ccm_results import copy_run
 
 COLORS = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17becf"]
 
@@ -45,18 +46,6 @@ def newest_evals(run):
         raise SystemExit(f"fot_results: {run} has no eval/passkey*-<step>.json")
     step = max(s for s, _ in evals)
     return sorted(p for s, p in evals if s == step)
-
-
-def copy_run(run, evals, dest):
-    """The run's config, metrics and evaluations into dest (unless it is dest)."""
-    if dest.resolve() == run.resolve():
-        return
-    (dest / "eval").mkdir(parents=True, exist_ok=True)
-    for f in ("config.cfg", "metrics.jsonl"):
-        if (run / f).exists():
-            shutil.copy(run / f, dest / f)
-    for ev in evals:
-        shutil.copy(ev, dest / "eval" / ev.name)
 
 
 def condition(run, j):
@@ -121,7 +110,8 @@ def build(out, paths, title):
     rows, context = [], None
     for run in map(pathlib.Path, paths):
         evals = newest_evals(run)
-        copy_run(run, evals, out / "runs" / run.name)
+        for ev in evals:  # config, metrics and the evaluation, into DIR/runs/<name>/
+            copy_run(run, ev, out / "runs" / run.name)
         for ev in evals:
             j = json.loads(ev.read_text())
             if context not in (None, j["local_context"]):

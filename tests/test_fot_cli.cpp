@@ -3,7 +3,8 @@
 // with crossbatch (the loss falls) and ends with the passkey task (accuracy per length
 // in run/eval/passkey-10.json), `eval --task passkey` scores the run again (dense and
 // top-k), bad input is a one-line error that writes nothing (train and eval), `sweep`
-// runs a grid and tabulates it, and `bench` times the memory attention.
+// runs a grid and tabulates it, `bench` times the memory attention, and
+// tools/fot_results.py builds the results table from run directories.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -211,6 +212,61 @@ TEST_F(FotCli, BenchTimesEachModeAtEachMemorySize) {
   expect_one_line_error(
       run_condense({"bench", "--method", "fot", "--bench.layer", "4"}, dir_->path()),
       "--bench.layer 4 is out of range: the model has layers 0..3");
+}
+
+// tools/fot_results.py builds the results table from run directories: a row per
+// evaluation (dense and top-k of one run, the control), each cell the evaluation's own
+// count, and the runs' files copied beside it.
+TEST_F(FotCli, ResultsToolTabulatesEveryEvaluation) {
+  const std::string fot = dir_->file("res-fot"), control = dir_->file("res-control");
+  const std::vector<std::string> few = {"--train.steps", "2", "--fot.passkey_per_length", "2"};
+  std::vector<std::string> args = smoke(fot);
+  args.insert(args.end(), few.begin(), few.end());
+  ASSERT_EQ(run_condense(args, dir_->path()).exit_code, 0);
+  args = smoke(control);
+  args.insert(args.end(), few.begin(), few.end());
+  args.insert(args.end(), {"--fot.layers", "none", "--fot.range", "0"});
+  ASSERT_EQ(run_condense(args, dir_->path()).exit_code, 0);
+  const auto knn =
+      run_condense({"eval", "--method", "fot", "--task", "passkey", "--run.dir", fot,
+                    "--data.tokenizer", model() + "/tokenizer.model", "--fot.passkey_per_length",
+                    "2", "--fot.memory_attention", "knn", "--fot.knn_k", "1000"},
+                   dir_->path());
+  ASSERT_EQ(knn.exit_code, 0) << knn.err;
+  const std::string out = dir_->file("results");
+  const CommandResult t =
+      run_shell("python3 " + shell_quote(source_path("tools/fot_results.py")) + " build --out " +
+                    shell_quote(out) + " " + shell_quote(fot) + " " + shell_quote(control),
+                dir_->path());
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  const std::string csv = slurp(out + "/results.csv");
+  const std::vector<std::pair<std::string, std::string>> evals = {
+      {"res-fot: memory layer 3, dense", fot + "/eval/passkey-2.json"},
+      {"res-fot: memory layer 3, kNN k=1000", fot + "/eval/passkey_knn1000-2.json"},
+      {"res-control: no memory", control + "/eval/passkey-2.json"}};
+  for (const auto& [name, path] : evals) {
+    std::ifstream in(path);
+    ASSERT_TRUE(in) << path;
+    const nlohmann::json j = nlohmann::json::parse(in);
+    ASSERT_EQ(j["lengths"].size(), 2u);
+    for (const auto& l : j["lengths"]) {
+      char row[256];
+      std::snprintf(row, sizeof row, ",%lld,%lld,%lld,2,%.4f\n",
+                    static_cast<long long>(l["multiple_of_context"].get<int64_t>()),
+                    static_cast<long long>(l["length"].get<int64_t>()),
+                    static_cast<long long>(l["correct"].get<int64_t>()),
+                    l["accuracy"].get<double>());
+      const size_t at = csv.find("\"" + name + "\",");
+      ASSERT_NE(at, std::string::npos) << name << " in\n" << csv;
+      EXPECT_NE(csv.find(row, at), std::string::npos) << row << " in\n" << csv;
+    }
+    EXPECT_TRUE(fs::exists(out + "/runs/" +
+                           fs::path(path).parent_path().parent_path().filename().string() +
+                           "/eval/" + fs::path(path).filename().string()));
+  }
+  EXPECT_NE(slurp(out + "/results.md").find("| condition | step | training s | 1× C | 2× C |"),
+            std::string::npos);
+  EXPECT_TRUE(fs::exists(out + "/results.svg"));
 }
 
 }  // namespace

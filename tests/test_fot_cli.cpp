@@ -190,8 +190,8 @@ TEST_F(FotCli, SweepTrainsEachPointAndTabulatesItsPasskeyScores) {
                    dir_->path());
   ASSERT_EQ(list.exit_code, 0) << list.err;
   EXPECT_EQ(list.out,
-            "1-1-knn-16\n1-1-knn-128\n1-3-knn-16\n1-3-knn-128\n2-1-knn-16\n2-1-knn-128\n"
-            "2-3-knn-16\n2-3-knn-128\nnone-0\n");
+            "2-1-knn-16\n2-1-knn-128\n2-3-knn-16\n2-3-knn-128\n3-1-knn-16\n3-1-knn-128\n"
+            "3-3-knn-16\n3-3-knn-128\nnone-0\n");
 }
 
 // condense bench --method fot: a row per memory size and mode, the memory store's size

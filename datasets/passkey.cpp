@@ -70,6 +70,19 @@ PasskeySample passkey_sample(const Tokenizer& tok, int64_t target, uint32_t seed
     const int64_t step = std::llround(static_cast<double>(target - got) / rate);
     n = std::max<int64_t>(1, n + (step != 0 ? step : (got < target ? 1 : -1)));
   }
+  // A word cut short tokenizes into more pieces than the whole word, so the count can
+  // jump by a few tokens from one character to the next: look around the best for an
+  // exact hit before settling for it.
+  const int64_t center = best_n;
+  for (int64_t d = 1; d <= 64 && best_err != 0; ++d)
+    for (const int64_t m : {center - d, center + d}) {
+      if (m < 1 || best_err == 0) continue;
+      const int64_t got = prompt_tokens(tok, m, seed);
+      if (std::llabs(got - target) < std::llabs(best_err)) {
+        best_n = m;
+        best_err = got - target;
+      }
+    }
   if (std::llabs(best_err) * 100 > target)
     fail("passkey: could not reach ", target, " tokens within 1% (closest ", target + best_err,
          ")");

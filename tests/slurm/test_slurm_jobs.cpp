@@ -4,7 +4,8 @@
 //   (prepare, an array task per grid point, the table): all complete, each array task
 //   trains its own point, and the table job finds every run finished; the same script
 //   runs a CCM grid (attention type x n_tok x sink) and an AutoCompressor grid (κ x
-//   segments x accumulation), and resubmitting either skips every run;
+//   segments x accumulation), and resubmitting either skips every run, and FoT's grid
+//   (memory layer x top-k, and the control) with every point in its table;
 // - slurm/condense.sbatch with two tasks trains a grid point data-parallel over two
 //   srun-launched MPI ranks with the losses of the array task's single rank (1e-5).
 // Needs root and slurm-wlm + munge (tools/install-deps.sh); skipped otherwise.
@@ -255,6 +256,41 @@ TEST_F(SlurmJobs, AutoCompressorGridRunsAsAnArrayAndAResubmissionSkipsFinishedRu
     const std::string line = csv.substr(at + 1, csv.find('\n', at + 1) - at - 1);
     EXPECT_EQ(line.substr(line.rfind(',') + 1), accumulated ? "4" : "2") << line;
   }
+}
+
+// FoT's grid (memory layer x top-k, and the control) as a SLURM array: each task trains
+// and scores its own point, and the table job writes passkey.csv with every point.
+TEST_F(SlurmJobs, FotGridRunsAsAnArray) {
+  const std::string model = dir_->file("fot-model"), docs = dir_->file("fot-passkey.h5");
+  ASSERT_EQ(import_stories260k(model, dir_->path()).exit_code, 0);
+  ASSERT_EQ(run_condense({"data", "passkey", "--lengths", "480", "--per-length", "16", "--seed",
+                          "1000", "--tokenizer", model + "/tokenizer.model", "--out", docs},
+                         dir_->path())
+                .exit_code,
+            0);
+  const std::string options =
+      "--config " + shell_quote(source_path("experiments/configs/fot/smoke.cfg")) +
+      " --data.train " + shell_quote(docs) + " --data.tokenizer " +
+      shell_quote(model + "/tokenizer.model") + " --train.init_from " + shell_quote(model) +
+      " --train.steps 2 --fot.passkey_lengths 1 --fot.passkey_per_length 1 --sweep.dir " +
+      shell_quote(dir_->file("fot")) +
+      " --sweep.grid 'fot.layers=2,3 fot.memory_attention=knn fot.knn_k=8; fot.layers=none'";
+  const auto submit = shell("bash " + shell_quote(source_path("slurm/sweep.sh")) + " " + options);
+  ASSERT_EQ(submit.exit_code, 0) << submit.err;
+  std::vector<std::string> jobs;
+  std::istringstream ids(submit.out);
+  for (std::string id; std::getline(ids, id);) jobs.push_back(id);
+  ASSERT_EQ(jobs.size(), 3u) << submit.out;
+  EXPECT_EQ(wait_for(jobs), (std::vector<std::string>(3, "COMPLETED")))
+      << shell("tail -n 5 slurm-*.out").out;
+  const std::vector<std::string> points = {"2-knn-8", "3-knn-8", "none"};
+  for (size_t i = 0; i < points.size(); ++i) {
+    const std::string log =
+        slurp(dir_->file("slurm-" + jobs[1] + "_" + std::to_string(i) + ".out"));
+    EXPECT_NE(log.find(points[i] + ": starting"), std::string::npos) << log;
+  }
+  const std::string csv = slurp(dir_->file("fot/passkey.csv"));
+  for (const auto& p : points) EXPECT_NE(csv.find("\n" + p + ",2,"), std::string::npos) << csv;
 }
 
 }  // namespace

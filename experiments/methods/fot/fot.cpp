@@ -17,8 +17,10 @@
 #include "datasets/passkey.h"
 #include "datasets/token_dataset.h"
 #include "datasets/tokenizer.h"
+#include "experiments/methods/fot/bench.h"
 #include "experiments/methods/fot/crossbatch.h"
 #include "experiments/methods/fot/packing.h"
+#include "experiments/methods/fot/passkey_table.h"
 #include "experiments/methods/fot/passkey_task.h"
 #include "experiments/methods/method.h"
 #include "experiments/model_dir.h"
@@ -193,6 +195,23 @@ class Fot : public methods::Method {
 
   std::vector<std::string> tasks() const override { return {"passkey"}; }
 
+  // Memory layer × crossbatch range d × top-k of the memory attention (the paper's
+  // ablation axes); the control (no memory, no crossbatch) beside them. The layers are
+  // the last ones of a 4-5 layer model: in docs/results/fot the memory works in the
+  // layer that copies (3 of 4) and not one below it.
+  std::string default_grid() const override {
+    return "fot.layers=2,3 fot.range=1,3 fot.memory_attention=knn fot.knn_k=16,128; "
+           "fot.layers=none fot.range=0";
+  }
+
+  // passkey.csv / .md: per run, the newest evaluation's accuracy per length.
+  std::string sweep_table(const std::string& sweep_dir,
+                          const std::vector<std::string>& run_dirs) const override {
+    return passkey_tables(sweep_dir, run_dirs);
+  }
+
+  int bench(const cli::Args& args) override { return fot::bench(args); }
+
   bool evaluated(const std::string& run_dir, int64_t step) const override {
     return std::filesystem::exists(summary(run_dir, step));
   }
@@ -230,6 +249,7 @@ class Fot : public methods::Method {
                               {"memory_dtype", o_.memory_dtype},
                               {"last_context", mem.last_context},
                               {"seed", o_.passkey_seed},
+                              {"train_range", layers_.empty() ? 0 : o_.range},
                               {"lengths", per}};
     std::filesystem::create_directories(run_dir + "/eval");
     write_file_atomically(summary(run_dir, step), j.dump(2) + "\n");
@@ -238,8 +258,12 @@ class Fot : public methods::Method {
   }
 
  private:
-  static std::string summary(const std::string& run_dir, int64_t step) {
-    return run_dir + "/eval/passkey-" + std::to_string(step) + ".json";
+  // Dense and top-k scores of one run are kept apart: passkey-<step>.json and
+  // passkey_knn<k>-<step>.json.
+  std::string summary(const std::string& run_dir, int64_t step) const {
+    const std::string kind =
+        o_.memory_attention == "knn" ? "passkey_knn" + std::to_string(o_.knn_k) : "passkey";
+    return run_dir + "/eval/" + kind + "-" + std::to_string(step) + ".json";
   }
 
   void check_layers(const LlamaConfig& model) const {

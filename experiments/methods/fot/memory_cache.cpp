@@ -168,6 +168,11 @@ void MemoryCache::append_memory(int64_t l, const Var& k, const Var& v) {
   }
 }
 
+void MemoryCache::load_memory(int64_t layer, const Tensor& k, const Tensor& v) {
+  if (!is_memory_layer(layer)) fail("fot: layer ", layer, " is not a memory layer");
+  append_memory(layer, Var(k), Var(v));
+}
+
 Tensor MemoryCache::extend_local(const std::vector<int32_t>& ids) {
   const int64_t T = static_cast<int64_t>(ids.size());
   if (T == 0 || T > o_.window) fail("fot: a local step holds 1..", o_.window, " tokens, got ", T);

@@ -51,6 +51,10 @@ class MemoryCache {
   std::vector<float> prefill(const std::vector<int32_t>& ids);
   // Greedy decoding of `n` tokens after prefill.
   std::vector<int32_t> greedy(const std::vector<float>& first_logits, int64_t n);
+  // Appends keys (before RoPE) and values [1,n,Hkv,Dh] to memory layer `layer`'s memory
+  // and its index, as a pushed window would: a memory of a given size without running
+  // the prompt that would make it (`condense bench --method fot`).
+  void load_memory(int64_t layer, const Tensor& k, const Tensor& v);
 
   // Tokens held: in layer l's memory (0 for a non-memory layer), in the local cache.
   int64_t memory_tokens(int64_t layer) const;

@@ -87,6 +87,26 @@ class SlurmJobs : public ::testing::Test {
     return states;
   }
 
+  // Submits slurm/sweep.sh with `options` and waits for its three jobs (prepare, the
+  // array of grid points, the table) to end, each expected COMPLETED; returns their ids.
+  static std::vector<std::string> run_sweep(const std::string& options) {
+    const auto submit = shell("bash " + shell_quote(source_path("slurm/sweep.sh")) + " " + options);
+    EXPECT_EQ(submit.exit_code, 0) << submit.err;
+    std::vector<std::string> jobs;
+    std::istringstream ids(submit.out);
+    for (std::string id; std::getline(ids, id);) jobs.push_back(id);
+    EXPECT_EQ(jobs.size(), 3u) << submit.out;
+    if (jobs.size() == 3) {
+      EXPECT_EQ(wait_for(jobs), (std::vector<std::string>(3, "COMPLETED")))
+          << shell("tail -n 5 slurm-*.out").out;
+    }
+    return jobs;
+  }
+  // The log of task i of the sweep's array job (`jobs` from run_sweep).
+  static std::string point_log(const std::vector<std::string>& jobs, size_t i) {
+    return slurp(dir_->file("slurm-" + jobs[1] + "_" + std::to_string(i) + ".out"));
+  }
+
   // The sweep's options: the smoke config, absolute paths (jobs run in the scratch dir).
   static std::string sweep_options() {
     return "--config " + shell_quote(source_path("experiments/configs/gist/smoke.cfg")) +
@@ -125,17 +145,10 @@ TEST_F(SlurmJobs, CcmGridRunsAsAnArrayAndAResubmissionSkipsFinishedRuns) {
   const std::vector<std::string> points = {"concat_recur-1-false", "concat_recur-1-true",
                                            "merge_recur-1-false", "merge_recur-1-true"};
   for (int round = 0; round < 2; ++round) {
-    const auto submit = shell("bash " + shell_quote(source_path("slurm/sweep.sh")) + " " + options);
-    ASSERT_EQ(submit.exit_code, 0) << submit.err;
-    std::vector<std::string> jobs;
-    std::istringstream ids(submit.out);
-    for (std::string id; std::getline(ids, id);) jobs.push_back(id);
-    ASSERT_EQ(jobs.size(), 3u) << submit.out;
-    EXPECT_EQ(wait_for(jobs), (std::vector<std::string>(3, "COMPLETED")))
-        << shell("tail -n 5 slurm-*.out").out;
+    const std::vector<std::string> jobs = run_sweep(options);
+    ASSERT_EQ(jobs.size(), 3u);
     for (size_t i = 0; i < points.size(); ++i) {
-      const std::string log =
-          slurp(dir_->file("slurm-" + jobs[1] + "_" + std::to_string(i) + ".out"));
+      const std::string log = point_log(jobs, i);
       // The first submission trains each point in its own task; the second skips it.
       EXPECT_NE(log.find(points[i] + (round == 0 ? ": starting" : ": finished, skipped")),
                 std::string::npos)
@@ -147,22 +160,14 @@ TEST_F(SlurmJobs, CcmGridRunsAsAnArrayAndAResubmissionSkipsFinishedRuns) {
 }
 
 TEST_F(SlurmJobs, GistSweepRunsAsDependentJobsAndRanksLaunchBySrun) {
-  const auto submit =
-      shell("bash " + shell_quote(source_path("slurm/sweep.sh")) + " " + sweep_options());
-  ASSERT_EQ(submit.exit_code, 0) << submit.err;
-  std::vector<std::string> jobs;
-  std::istringstream ids(submit.out);
-  for (std::string id; std::getline(ids, id);) jobs.push_back(id);
-  ASSERT_EQ(jobs.size(), 3u) << submit.out;
-  EXPECT_EQ(wait_for(jobs), (std::vector<std::string>(3, "COMPLETED")))
-      << shell("tail -n 5 slurm-*.out").out;
+  const std::vector<std::string> jobs = run_sweep(sweep_options());
+  ASSERT_EQ(jobs.size(), 3u);
 
   // Each array task ran its own point; the table job only collected them.
   const std::vector<std::string> points = {"gist-1",  "gist-2",        "gist-5",
                                            "gist-10", "pos_control-1", "neg_control-1"};
   for (size_t i = 0; i < points.size(); ++i) {
-    const std::string log =
-        slurp(dir_->file("slurm-" + jobs[1] + "_" + std::to_string(i) + ".out"));
+    const std::string log = point_log(jobs, i);
     EXPECT_NE(log.find(points[i] + ": starting"), std::string::npos) << log;
     EXPECT_EQ(logged_losses(dir_->file("sweep/" + points[i])).size(), 2u) << points[i];
   }
@@ -213,8 +218,8 @@ TEST_F(SlurmJobs, AutoCompressorGridRunsAsAnArrayAndAResubmissionSkipsFinishedRu
             0);
   const std::string book =
       source_path("tests/data/datasets/books/gutenberg/pg98_a_tale_of_two_cities.txt");
-  ASSERT_EQ(run_condense({"data", "books", "--format", "gutenberg", "--input", book,
-                          "--tokenizer", tok, "--out", valid},
+  ASSERT_EQ(run_condense({"data", "books", "--format", "gutenberg", "--input", book, "--tokenizer",
+                          tok, "--out", valid},
                          dir_->path())
                 .exit_code,
             0);
@@ -228,17 +233,10 @@ TEST_F(SlurmJobs, AutoCompressorGridRunsAsAnArrayAndAResubmissionSkipsFinishedRu
       "autocompressor.accumulate=true,false'";
   const std::vector<std::string> points = {"2-1-true", "2-1-false", "2-2-true", "2-2-false"};
   for (int round = 0; round < 2; ++round) {
-    const auto submit = shell("bash " + shell_quote(source_path("slurm/sweep.sh")) + " " + options);
-    ASSERT_EQ(submit.exit_code, 0) << submit.err;
-    std::vector<std::string> jobs;
-    std::istringstream ids(submit.out);
-    for (std::string id; std::getline(ids, id);) jobs.push_back(id);
-    ASSERT_EQ(jobs.size(), 3u) << submit.out;
-    EXPECT_EQ(wait_for(jobs), (std::vector<std::string>(3, "COMPLETED")))
-        << shell("tail -n 5 slurm-*.out").out;
+    const std::vector<std::string> jobs = run_sweep(options);
+    ASSERT_EQ(jobs.size(), 3u);
     for (size_t i = 0; i < points.size(); ++i) {
-      const std::string log =
-          slurp(dir_->file("slurm-" + jobs[1] + "_" + std::to_string(i) + ".out"));
+      const std::string log = point_log(jobs, i);
       EXPECT_NE(log.find(points[i] + (round == 0 ? ": starting" : ": finished, skipped")),
                 std::string::npos)
           << log;
@@ -275,18 +273,11 @@ TEST_F(SlurmJobs, FotGridRunsAsAnArray) {
       " --train.steps 2 --fot.passkey_lengths 1 --fot.passkey_per_length 1 --sweep.dir " +
       shell_quote(dir_->file("fot")) +
       " --sweep.grid 'fot.layers=2,3 fot.memory_attention=knn fot.knn_k=8; fot.layers=none'";
-  const auto submit = shell("bash " + shell_quote(source_path("slurm/sweep.sh")) + " " + options);
-  ASSERT_EQ(submit.exit_code, 0) << submit.err;
-  std::vector<std::string> jobs;
-  std::istringstream ids(submit.out);
-  for (std::string id; std::getline(ids, id);) jobs.push_back(id);
-  ASSERT_EQ(jobs.size(), 3u) << submit.out;
-  EXPECT_EQ(wait_for(jobs), (std::vector<std::string>(3, "COMPLETED")))
-      << shell("tail -n 5 slurm-*.out").out;
+  const std::vector<std::string> jobs = run_sweep(options);
+  ASSERT_EQ(jobs.size(), 3u);
   const std::vector<std::string> points = {"2-knn-8", "3-knn-8", "none"};
   for (size_t i = 0; i < points.size(); ++i) {
-    const std::string log =
-        slurp(dir_->file("slurm-" + jobs[1] + "_" + std::to_string(i) + ".out"));
+    const std::string log = point_log(jobs, i);
     EXPECT_NE(log.find(points[i] + ": starting"), std::string::npos) << log;
   }
   const std::string csv = slurp(dir_->file("fot/passkey.csv"));

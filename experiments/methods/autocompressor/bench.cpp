@@ -21,6 +21,7 @@
 #include "core/error.h"
 #include "eval/batch_generate.h"
 #include "eval/kv_prefix.h"
+#include "eval/median.h"
 #include "experiments/device.h"
 #include "experiments/methods/autocompressor/bench.h"
 #include "experiments/methods/autocompressor/generate.h"
@@ -39,11 +40,7 @@ double seconds_of(const std::function<void()>& f) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
+using eval::median;
 
 struct Row {
   int64_t context = 0, softprompt = 0, compress_peak = 0;
@@ -68,16 +65,15 @@ int bench(const cli::Args& args, const std::string& method, bool accumulate) {
   desc.add_options()("bench.contexts", po::value(&contexts_text)->default_value(contexts_text),
                      "context lengths N, comma list")(
       "bench.segment", po::value(&segment)->default_value(segment),
-      "the longest segment a context is compressed in")(
-      (method + ".kappa").c_str(), po::value(&kappa)->default_value(kappa),
-      "summary vectors per segment")(
+      "the longest segment a context is compressed in")((method + ".kappa").c_str(),
+                                                        po::value(&kappa)->default_value(kappa),
+                                                        "summary vectors per segment")(
       (method + ".accumulate").c_str(), po::value(&accumulate)->default_value(accumulate),
       "σ keeps every segment's vectors (else the last segment's: RMT)")(
       "bench.prompt_tokens", po::value(&prompt_tokens)->default_value(prompt_tokens),
       "tokens of the prompt after the context")(
       "bench.answer_tokens", po::value(&answer_tokens)->default_value(answer_tokens),
-      "greedy tokens of the answer")("bench.repeats",
-                                     po::value(&repeats)->default_value(repeats),
+      "greedy tokens of the answer")("bench.repeats", po::value(&repeats)->default_value(repeats),
                                      "timed runs per measurement")(
       "bench.seed", po::value(&seed)->default_value(seed), "weights and tokens")(
       "device", po::value(&device_name)->default_value(device_name), "cpu or cuda")(
@@ -136,8 +132,8 @@ int bench(const cli::Args& args, const std::string& method, bool accumulate) {
     const std::function<void()> steps[4] = {
         [&] { sigma = compress(model, table, ids, lengths, Tensor(), accumulate); },
         [&] {
-          cache = eval::cache_last_columns(
-              model, eval::causal_batch({context}, {}, kPad, device), N);
+          cache =
+              eval::cache_last_columns(model, eval::causal_batch({context}, {}, kPad, device), N);
         },
         [&] { generate_after_softprompt(model, sigma, {prompt}, kPad, answer); },
         [&] {
@@ -161,13 +157,12 @@ int bench(const cli::Args& args, const std::string& method, bool accumulate) {
   const double kv_kib = double(eval::kv_bytes_per_token(cfg)) / 1024.0;
   const int64_t answer_own = prompt_tokens + answer_tokens;
   char line[512];
-  std::cout << "## " << who << ": d" << cfg.dim << " L" << cfg.n_layers << " H"
-            << cfg.n_heads << " (KV " << cfg.n_kv_heads << ") ffn " << cfg.ffn_dim << " vocab "
-            << cfg.vocab_size << ", random weights; κ " << kappa
-            << (accumulate ? " accumulated" : " replaced") << ", segments of at most " << segment
-            << " tokens; a prompt of " << prompt_tokens << " tokens and " << answer_tokens
-            << " greedy answer tokens; median of " << repeats << " runs, " << device_name
-            << "\n\n"
+  std::cout << "## " << who << ": d" << cfg.dim << " L" << cfg.n_layers << " H" << cfg.n_heads
+            << " (KV " << cfg.n_kv_heads << ") ffn " << cfg.ffn_dim << " vocab " << cfg.vocab_size
+            << ", random weights; κ " << kappa << (accumulate ? " accumulated" : " replaced")
+            << ", segments of at most " << segment << " tokens; a prompt of " << prompt_tokens
+            << " tokens and " << answer_tokens << " greedy answer tokens; median of " << repeats
+            << " runs, " << device_name << "\n\n"
             << "| context N | σ vectors m | compress ms | prefill ms (full) | answer ms with σ | "
                "answer ms with full context | answer speed-up | KV the answer reads: σ / full "
                "(KiB) | σ as vectors (KiB) | most KV while compressing / prefill (KiB) |\n"

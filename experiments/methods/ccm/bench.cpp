@@ -24,6 +24,7 @@
 #include "eval/batch_generate.h"
 #include "eval/forward_cost.h"
 #include "eval/kv_prefix.h"
+#include "eval/median.h"
 #include "experiments/device.h"
 #include "experiments/methods/ccm/adapter.h"
 #include "experiments/methods/ccm/commands.h"
@@ -163,11 +164,7 @@ std::vector<TurnCost> run_full(const Llama& model, const Layout& l, const Dialog
   return out;
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
+using eval::median;
 
 }  // namespace
 

@@ -25,6 +25,7 @@
 #include <random>
 
 #include "core/error.h"
+#include "eval/median.h"
 #include "experiments/cli.h"
 #include "experiments/device.h"
 #include "experiments/methods/fot/bench.h"
@@ -91,11 +92,7 @@ struct Stopwatch {
   double wall() const { return std::chrono::duration<double>(Clock::now() - wall0).count(); }
 };
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
+using eval::median;
 
 }  // namespace
 
@@ -190,11 +187,10 @@ int bench(const cli::Args& args) {
     }
   }
   if (prefill == 0) return 0;
-  std::cout
-      << "\nA prompt of " << prefill
-      << " tokens through MemoryCache::prefill (windows of C, the last C/2 tokens local):\n\n"
-      << "| mode | CPU s | wall s | CPU ms/token | tokens/s (CPU) | peak above (MiB) |\n"
-      << "|---|---:|---:|---:|---:|---:|\n";
+  std::cout << "\nA prompt of " << prefill
+            << " tokens through MemoryCache::prefill (windows of C, the last C/2 tokens local):\n\n"
+            << "| mode | CPU s | wall s | CPU ms/token | tokens/s (CPU) | peak above (MiB) |\n"
+            << "|---|---:|---:|---:|---:|---:|\n";
   const std::vector<int32_t> prompt = random_ids(rng, prefill, cfg.vocab_size);
   for (const Mode& m : {modes[0], modes[3]}) {
     MemoryOptions o = options(m);

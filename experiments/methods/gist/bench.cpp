@@ -23,6 +23,7 @@
 #include "eval/csv.h"
 #include "eval/forward_cost.h"
 #include "eval/kv_prefix.h"
+#include "eval/median.h"
 #include "experiments/device.h"
 #include "experiments/methods/gist/inference.h"
 #include "experiments/methods/gist/options.h"
@@ -55,11 +56,7 @@ struct Measure {
   int64_t cached_tokens = 0, peak_tokens = 0;
 };
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
+using eval::median;
 
 double forward_seconds(const Llama& model, const gist::Prepared& p) {
   Tape no_grad(false);

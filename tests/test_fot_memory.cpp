@@ -284,8 +284,8 @@ TEST(FotBooksPerplexity, MemoryChangesTheNllOnlyWithAMemoryLayer) {
   const data::TokenDataset docs = random_documents(dir, {40});
   Llama model(small_config(2), 17);
   const auto windows = fot::books_windows(docs, {0, 2}, 4);
-  const fot::BooksPerplexity with = fot::books_perplexity(model, {{1}, 4, 0, 0, {}}, *windows,
-                                                          {0, 2}, 2);
+  const fot::BooksPerplexity with =
+      fot::books_perplexity(model, {{1}, 4, 0, 0, {}}, *windows, {0, 2}, 2);
   EXPECT_GT(std::abs(with.memories[1].nll - with.memories[0].nll), 1e-3);
   const fot::BooksPerplexity without =
       fot::books_perplexity(model, {{}, 4, 0, 0, {}}, *windows, {0, 2}, 2);

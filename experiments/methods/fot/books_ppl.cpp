@@ -56,8 +56,7 @@ BooksPerplexity books_perplexity(const Llama& model, const MemoryOptions& memory
   if (n < 1) fail("fot: --fot.ppl_windows must be at least 1, got ", n);
   const int64_t C = memory.window, top = largest(multiples);
   if (windows.length() != (top + 1) * C)
-    fail("fot: books_ppl windows of ", windows.length(), " tokens, expected (", top, " + 1) x ",
-         C);
+    fail("fot: books_ppl windows of ", windows.length(), " tokens, expected (", top, " + 1) x ", C);
   BooksPerplexity out;
   out.windows = std::min(n, windows.size());
   out.predictions = out.windows * (C - 1);

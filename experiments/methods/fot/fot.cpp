@@ -283,8 +283,8 @@ class Fot : public methods::Method {
                              const exp::RunDir* metrics) const {
     if (!valid_windows_) fail("fot: the books_ppl task needs --data.valid");
     const MemoryOptions mem = memory_options(model.config(), true);
-    const BooksPerplexity s = books_perplexity(model, mem, *valid_windows_, ppl_memory_,
-                                               o_.ppl_windows);
+    const BooksPerplexity s =
+        books_perplexity(model, mem, *valid_windows_, ppl_memory_, o_.ppl_windows);
     nlohmann::json per = nlohmann::json::array();
     nlohmann::json log = {{"step", step}};
     std::string line = "books perplexity by memory:";

@@ -2,17 +2,23 @@
 // pushed to memory equal one crossbatch pass over the same windows (each sees the
 // earlier ones as memory), the prompt splits into windows and a local part, a full
 // local cache moves to memory whole, and top-k memory attention with k >= memory is
-// dense attention.
+// dense attention. The books_ppl task scores a target window after memories of
+// several sizes.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <random>
 #include <set>
 
 #include "core/ops.h"
+#include "datasets/token_dataset.h"
 #include "eval/chunked_attention.h"
 #include "eval/topk_attention.h"
+#include "experiments/methods/fot/books_ppl.h"
 #include "experiments/methods/fot/crossbatch.h"
 #include "experiments/methods/fot/memory_cache.h"
 #include "model_test_util.h"
+#include "test_data_util.h"
 
 namespace condense {
 namespace {
@@ -209,6 +215,98 @@ TEST(FotMemory, BadOptionsAreOneLineErrors) {
               fot::MemoryCache(model, {{1}, 4, 0, -1, {}});
             }).find("knn"),
             std::string::npos);
+}
+
+// Documents of the given lengths, random ids in [3, 48) (the small model's vocabulary)
+// under tok512's metadata.
+data::TokenDataset random_documents(const testing::TempDir& dir,
+                                    const std::vector<int64_t>& lengths) {
+  data::TokenDatasetContents c;
+  c.info.kind = "text";
+  c.info.tokenizer_sha256 = testing::tok512().sha256();
+  c.info.vocab_size = 512;
+  std::mt19937 g(5);
+  std::uniform_int_distribution<int32_t> d(3, 47);
+  for (int64_t n : lengths) {
+    for (int64_t i = 0; i < n; ++i) c.tokens.push_back(d(g));
+    c.offsets.push_back(static_cast<int64_t>(c.tokens.size()));
+  }
+  data::write_token_dataset(dir.file("docs.h5"), c);
+  return data::TokenDataset::open(dir.file("docs.h5"), testing::tok512());
+}
+
+// Mean NLL of tokens 2..T of `ids` from the plain forward pass's logits (log-softmax
+// in double): the reference of the task at M = 0.
+double direct_nll(const Llama& model, std::span<const int32_t> ids) {
+  const auto T = static_cast<int64_t>(ids.size());
+  const int64_t V = model.config().vocab_size;
+  Tape no_grad(false);
+  const std::vector<float> logits =
+      model
+          .forward(no_grad, ForwardArgs::tokens(Tensor::from_i32({ids.begin(), ids.end()}, {1, T})))
+          .value()
+          .to_vector();
+  double sum = 0;
+  for (int64_t t = 0; t + 1 < T; ++t) {
+    const float* row = logits.data() + t * V;
+    double z = 0;
+    const float top = *std::max_element(row, row + V);
+    for (int64_t v = 0; v < V; ++v) z += std::exp(static_cast<double>(row[v]) - top);
+    sum += std::log(z) + top - row[ids[t + 1]];
+  }
+  return sum / static_cast<double>(T - 1);
+}
+
+TEST(FotBooksPerplexity, NoMemoryIsTheTargetWindowsOwnNll) {
+  testing::TempDir dir;
+  const data::TokenDataset docs = random_documents(dir, {30, 7, 26});
+  Llama model(small_config(2), 13);
+  const int64_t C = 4;
+  // Windows of (2 + 1) x 4 tokens: 2 of the first document, 2 of the third.
+  const auto windows = fot::books_windows(docs, {0, 2}, C);
+  ASSERT_EQ(windows->size(), 4);
+  const fot::BooksPerplexity s =
+      fot::books_perplexity(model, {{1}, C, 0, 0, {}}, *windows, {0, 2}, 3);
+  EXPECT_EQ(s.windows, 3);
+  EXPECT_EQ(s.predictions, 3 * (C - 1));
+  ASSERT_EQ(s.memories.size(), 2u);
+  EXPECT_EQ(s.memories[0].memory, 0);
+  EXPECT_EQ(s.memories[1].memory, 2 * C);
+  double expected = 0;
+  for (int64_t w = 0; w < 3; ++w) expected += direct_nll(model, windows->window(w).subspan(2 * C));
+  EXPECT_NEAR(s.memories[0].nll, expected / 3, 1e-5);
+}
+
+// A memory layer reads the 2C tokens before the target; a model without one sees only
+// the target window, whatever the memory size.
+TEST(FotBooksPerplexity, MemoryChangesTheNllOnlyWithAMemoryLayer) {
+  testing::TempDir dir;
+  const data::TokenDataset docs = random_documents(dir, {40});
+  Llama model(small_config(2), 17);
+  const auto windows = fot::books_windows(docs, {0, 2}, 4);
+  const fot::BooksPerplexity with =
+      fot::books_perplexity(model, {{1}, 4, 0, 0, {}}, *windows, {0, 2}, 2);
+  EXPECT_GT(std::abs(with.memories[1].nll - with.memories[0].nll), 1e-3);
+  const fot::BooksPerplexity without =
+      fot::books_perplexity(model, {{}, 4, 0, 0, {}}, *windows, {0, 2}, 2);
+  EXPECT_NEAR(without.memories[1].nll, without.memories[0].nll, 1e-6);
+  EXPECT_NEAR(without.memories[0].nll, with.memories[0].nll, 1e-6);
+}
+
+TEST(FotBooksPerplexity, BadInputIsAOneLineError) {
+  testing::TempDir dir;
+  const data::TokenDataset docs = random_documents(dir, {20, 11});
+  Llama model(small_config(2), 1);
+  const auto windows = fot::books_windows(docs, {0, 2}, 4);
+  EXPECT_EQ(error_of([&] {
+              fot::books_perplexity(model, {{1}, 4, 0, 0, {}}, *windows, {0, 2}, 0);
+            }),
+            "fot: --fot.ppl_windows must be at least 1, got 0");
+  const std::string none = error_of([&] { fot::books_windows(docs, {0, 8}, 4); });
+  EXPECT_NE(none.find("no document of"), std::string::npos) << none;
+  EXPECT_NE(none.find("36 tokens"), std::string::npos) << none;
+  EXPECT_NE(none.find("its longest has 20"), std::string::npos) << none;
+  EXPECT_EQ(none.find('\n'), std::string::npos) << none;
 }
 
 }  // namespace

@@ -6,8 +6,9 @@
 // --fot.switch_step; inference keeps a memory cache (memory_cache.h), dense or top-k.
 // The local context C is --train.seq_len in training, --fot.context at inference (the
 // same by default; set it in a run's config so that `condense eval` knows it). No
-// parameter is added.
+// parameter is added. Tasks: passkey, and with --data.valid books_ppl (books_ppl.h).
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <memory>
 
@@ -18,6 +19,7 @@
 #include "datasets/token_dataset.h"
 #include "datasets/tokenizer.h"
 #include "experiments/methods/fot/bench.h"
+#include "experiments/methods/fot/books_ppl.h"
 #include "experiments/methods/fot/crossbatch.h"
 #include "experiments/methods/fot/packing.h"
 #include "experiments/methods/fot/passkey_table.h"
@@ -36,7 +38,7 @@ std::vector<int64_t> parse_layers(const std::string& text) {
 }
 
 struct Options {
-  std::string train, tokenizer;
+  std::string train, tokenizer, valid;
   std::string layers = "0";
   int64_t pack = 2, range = 1, range_late = -1, switch_step = 0;
   bool stepping = true;
@@ -48,6 +50,8 @@ struct Options {
   std::string passkey_lengths = "1,2,4,8";
   int passkey_per_length = 20;
   int64_t passkey_seed = 555;
+  std::string ppl_memory = "0,2,8,32";
+  int64_t ppl_windows = 32;
 };
 
 class Batches : public methods::BatchSource {
@@ -74,6 +78,8 @@ class Fot : public methods::Method {
     namespace po = cli::po;
     desc.add_options()("data.train", po::value(&o_.train)->default_value(""),
                        "training .h5 (documents)")(
+        "data.valid", po::value(&o_.valid)->default_value(""),
+        "held-out documents .h5 the books_ppl task scores")(
         "data.tokenizer", po::value(&o_.tokenizer)->required(), "SentencePiece .model")(
         "fot.layers", po::value(&o_.layers)->default_value(o_.layers),
         "memory layers, e.g. 0,2 (none: no memory, the control)")(
@@ -111,7 +117,11 @@ class Fot : public methods::Method {
         po::value(&o_.passkey_per_length)->default_value(o_.passkey_per_length),
         "passkey prompts per length")("fot.passkey_seed",
                                       po::value(&o_.passkey_seed)->default_value(o_.passkey_seed),
-                                      "seed of the first passkey prompt");
+                                      "seed of the first passkey prompt")(
+        "fot.ppl_memory", po::value(&o_.ppl_memory)->default_value(o_.ppl_memory),
+        "books_ppl: memory sizes as multiples of the local context")(
+        "fot.ppl_windows", po::value(&o_.ppl_windows)->default_value(o_.ppl_windows),
+        "books_ppl: windows scored (the first of data.valid)");
   }
 
   void open(const exp::TrainLoopOptions& train, bool training) override {
@@ -135,6 +145,12 @@ class Fot : public methods::Method {
     const int64_t shortest = *std::min_element(multiples_.begin(), multiples_.end()) * window();
     for (int i = 0; i < o_.passkey_per_length; ++i)
       data::passkey_sample(*tok_, shortest, static_cast<uint32_t>(o_.passkey_seed + i));
+    ppl_memory_ = cli::parse_int_list("fot.ppl_memory", o_.ppl_memory, 0);
+    if (o_.ppl_windows < 1) fail("fot: --fot.ppl_windows must be at least 1, got ", o_.ppl_windows);
+    if (!o_.valid.empty()) {
+      valid_set_ = std::make_unique<data::TokenDataset>(data::TokenDataset::open(o_.valid, *tok_));
+      valid_windows_ = books_windows(*valid_set_, ppl_memory_, window());
+    }
     if (!training) return;
     if (o_.train.empty()) fail("fot: training needs --data.train (a documents .h5)");
     set_ = std::make_unique<data::TokenDataset>(data::TokenDataset::open(o_.train, *tok_));
@@ -193,7 +209,10 @@ class Fot : public methods::Method {
                                               engine.model_config().n_layers, engine.device()));
   }
 
-  std::vector<std::string> tasks() const override { return {"passkey"}; }
+  std::vector<std::string> tasks() const override {
+    if (o_.valid.empty()) return {"passkey"};
+    return {"passkey", "books_ppl"};
+  }
 
   // Memory layer × crossbatch range d × top-k of the memory attention (the paper's
   // ablation axes); the control (no memory, no crossbatch) beside them. The layers are
@@ -213,11 +232,13 @@ class Fot : public methods::Method {
   int bench(const cli::Args& args) override { return fot::bench(args); }
 
   bool evaluated(const std::string& run_dir, int64_t step) const override {
-    return std::filesystem::exists(summary(run_dir, step));
+    return std::filesystem::exists(summary(run_dir, step)) &&
+           (o_.valid.empty() || std::filesystem::exists(ppl_summary(run_dir, step)));
   }
 
   std::string evaluate(const std::string& task, const Llama& model, int64_t step,
                        const std::string& run_dir, const exp::RunDir* metrics) override {
+    if (task == "books_ppl") return evaluate_books(model, step, run_dir, metrics);
     if (task != "passkey") return Method::evaluate(task, model, step, run_dir, metrics);
     const MemoryOptions mem = memory_options(model.config(), true);
     std::vector<int64_t> lengths;
@@ -258,6 +279,46 @@ class Fot : public methods::Method {
   }
 
  private:
+  std::string evaluate_books(const Llama& model, int64_t step, const std::string& run_dir,
+                             const exp::RunDir* metrics) const {
+    if (!valid_windows_) fail("fot: the books_ppl task needs --data.valid");
+    const MemoryOptions mem = memory_options(model.config(), true);
+    const BooksPerplexity s =
+        books_perplexity(model, mem, *valid_windows_, ppl_memory_, o_.ppl_windows);
+    nlohmann::json per = nlohmann::json::array();
+    nlohmann::json log = {{"step", step}};
+    std::string line = "books perplexity by memory:";
+    for (size_t i = 0; i < s.memories.size(); ++i) {
+      const double ppl = std::exp(s.memories[i].nll);
+      per.push_back({{"memory", s.memories[i].memory},
+                     {"multiple_of_context", ppl_memory_[i]},
+                     {"nll", s.memories[i].nll},
+                     {"ppl", ppl}});
+      char part[64];
+      std::snprintf(part, sizeof part, " %lldx %.3f", static_cast<long long>(ppl_memory_[i]), ppl);
+      line += part;
+      log["books_ppl_" + std::to_string(ppl_memory_[i]) + "x"] = ppl;
+    }
+    const nlohmann::json j = {{"step", step},
+                              {"valid", o_.valid},
+                              {"local_context", mem.window},
+                              {"memory_layers", mem.layers},
+                              {"memory_attention", o_.memory_attention},
+                              {"knn_k", mem.knn},
+                              {"train_range", layers_.empty() ? 0 : o_.range},
+                              {"windows", s.windows},
+                              {"predictions", s.predictions},
+                              {"memories", per}};
+    std::filesystem::create_directories(run_dir + "/eval");
+    write_file_atomically(ppl_summary(run_dir, step), j.dump(2) + "\n");
+    if (metrics) metrics->log(log);
+    return line;
+  }
+
+  std::string ppl_summary(const std::string& run_dir, int64_t step) const {
+    return run_dir + "/eval/books_ppl-" + std::to_string(step) + ".json";
+  }
+
   // Dense and top-k scores of one run are kept apart: passkey-<step>.json and
   // passkey_knn<k>-<step>.json.
   std::string summary(const std::string& run_dir, int64_t step) const {
@@ -293,9 +354,10 @@ class Fot : public methods::Method {
 
   Options o_;
   exp::TrainLoopOptions t_;
-  std::vector<int64_t> layers_, multiples_;
+  std::vector<int64_t> layers_, multiples_, ppl_memory_;
   std::unique_ptr<data::Tokenizer> tok_;
-  std::unique_ptr<data::TokenDataset> set_;
+  std::unique_ptr<data::TokenDataset> set_, valid_set_;
+  std::unique_ptr<data::DocumentWindows> valid_windows_;
   methods::BatchSource* source_ = nullptr;
 };
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The books perplexity table of books.md from the runs' eval/books_ppl-STEP.json.
 
-python3 docs/results/fot/books_table.py docs/results/fot/books-runs/fot docs/results/fot/books-runs/control
+python3 tools/fot_books_table.py docs/results/fot/books-runs/fot docs/results/fot/books-runs/control
 prints a markdown table: one row per run (its newest evaluation), one column per memory size.
 """
 import glob

@@ -9,8 +9,14 @@
 // unchanged. --sweep.list and --sweep.only split the grid into jobs
 // (slurm/sweep.sh: --sweep.prepare first, one array task per point, then this command
 // again for the table).
+// A grid may also vary the method itself (`method=gist gist.num_tokens=1,5; method=full`):
+// such a point trains with that --method, its other factors are options of that method,
+// and the sweep ends with each method's table over its own runs (DIR/tables/<method>/).
+// The config's sections then hold only what every method takes ([model], [train],
+// [data], ...). Only the sweep's own method (--method / the config's) prepares data.
 #include <filesystem>
 #include <iostream>
+#include <map>
 
 #include "core/error.h"
 #include "experiments/methods/registry.h"
@@ -50,6 +56,30 @@ cli::Args forwarded(const cli::Args& args, const exp::GridPoint& point) {
   return out;
 }
 
+// The method a grid point trains: its `method` factor, else the sweep's.
+std::string point_method(const exp::GridPoint& p, const std::string& sweep_method) {
+  for (const auto& [option, value] : p.options)
+    if (option == "method") return value;
+  return sweep_method;
+}
+
+// What a grid point may vary for `method`: its own options and the training ones.
+bool is_run_option(const std::string& method, const std::string& option) {
+  if (option == "method") return true;
+  cli::po::options_description run_options;
+  const std::unique_ptr<methods::Method> scratch = methods::make(method);
+  scratch->add_options(run_options);
+  LlamaConfig model;
+  AdamWConfig optim;
+  exp::TrainLoopOptions loop;
+  exp::ParallelLayoutOptions layout;
+  exp::add_model_options(run_options, model);
+  exp::add_optim_options(run_options, optim);
+  exp::add_train_options(run_options, loop);
+  exp::add_parallel_options(run_options, layout);
+  return run_options.find_nothrow(option, false) != nullptr;
+}
+
 }  // namespace
 
 int sweep(const cli::Args& args) {
@@ -66,23 +96,17 @@ int sweep(const cli::Args& args) {
   methods::check_foreign_options("sweep", vm, *method);
   const std::vector<exp::GridPoint> points =
       exp::parse_grid(o.grid.empty() ? method->default_grid() : o.grid, method->name());
-  // A grid varies what a run takes: the method's own options and the training ones.
-  cli::po::options_description run_options;
-  const std::unique_ptr<methods::Method> scratch = methods::make(method->name());
-  scratch->add_options(run_options);
-  LlamaConfig model;
-  AdamWConfig optim;
-  exp::TrainLoopOptions loop;
-  exp::ParallelLayoutOptions layout;
-  exp::add_model_options(run_options, model);
-  exp::add_optim_options(run_options, optim);
-  exp::add_train_options(run_options, loop);
-  exp::add_parallel_options(run_options, layout);
-  for (const exp::GridPoint& p : points)
+  // A grid varies what a run takes: its method, the method's own options and the
+  // training ones. Each point's method object answers whether its run is finished.
+  std::map<std::string, std::unique_ptr<methods::Method>> point_methods;
+  for (const exp::GridPoint& p : points) {
+    const std::string name = point_method(p, method->name());
+    if (!point_methods.count(name)) point_methods[name] = methods::make(name);
     for (const auto& [option, value] : p.options)
-      if (!run_options.find_nothrow(option, false))
-        fail("sweep: --sweep.grid option ", option, " is not an option of --method ",
-             method->name(), " or of training");
+      if (!is_run_option(name, option))
+        fail("sweep: --sweep.grid option ", option, " is not an option of --method ", name,
+             " or of training");
+  }
   if (o.list) {
     for (const exp::GridPoint& p : points) std::cout << p.name << "\n";
     return 0;
@@ -104,18 +128,20 @@ int sweep(const cli::Args& args) {
   method->prepare_data(o.only.empty());
   if (o.prepare) return 0;
 
-  std::vector<std::string> run_dirs;
+  std::map<std::string, std::vector<std::string>> run_dirs;  // per method, in grid order
   for (size_t i = 0; i < points.size(); ++i) {
     const exp::GridPoint& p = points[i];
     if (!o.only.empty() && p.name != o.only) continue;
     const std::string dir = (fs::path(o.dir) / p.name).string();
-    run_dirs.push_back(dir);
+    const std::string name = point_method(p, method->name());
+    const methods::Method& m = *point_methods.at(name);
+    run_dirs[name].push_back(dir);
     std::cerr << "sweep: [" << i + 1 << "/" << points.size() << "] " << p.name << ": ";
     // Finished: trained to train.steps, and evaluated there where the method evaluates.
-    const bool trained = method->tasks().empty()
+    const bool trained = m.tasks().empty()
                              ? fs::path(exp::latest_checkpoint(dir)).filename() ==
                                    fs::path(exp::checkpoint_path(dir, steps)).filename()
-                             : method->evaluated(dir, steps);
+                             : m.evaluated(dir, steps);
     if (trained) {
       std::cerr << "finished, skipped\n";
       continue;
@@ -136,9 +162,18 @@ int sweep(const cli::Args& args) {
     if (train(run_args) != 0) fail("sweep: run ", dir, " failed");
   }
   if (!o.only.empty()) return 0;
-  const std::string md = method->sweep_table(o.dir, run_dirs);
-  std::cerr << "sweep: wrote the results table in " << o.dir << "\n";
-  std::cout << md;
+  // With several methods, each writes its table into tables/<method>/ (their file names
+  // may be the same).
+  for (const auto& [name, dirs] : run_dirs) {
+    const std::string table_dir =
+        run_dirs.size() == 1 ? o.dir : (fs::path(o.dir) / "tables" / name).string();
+    fs::create_directories(table_dir);
+    const std::string md = point_methods.at(name)->sweep_table(table_dir, dirs);
+    if (md.empty()) continue;
+    std::cerr << "sweep: wrote the results table of method " << name << " in " << table_dir
+              << "\n";
+    std::cout << md;
+  }
   return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "eval/csv.h"
+#include "experiments/run_dir.h"
 #include "tests/cli_test_util.h"
 #include "tests/test_data_util.h"
 
@@ -132,6 +133,53 @@ TEST(GistSweep, FineTunesAnImportedCheckpoint) {
   ASSERT_EQ(train.exit_code, 0) << train.err;
   EXPECT_NE(train.err.find("vocab 513 (<GIST> = 512)"), std::string::npos) << train.err;
   EXPECT_TRUE(fs::exists(dir.file("run") + "/eval/outputs-3-validation_human.csv"));
+}
+
+// A grid that varies the method: gist and its full-context reference in one sweep, each
+// run trained with its own --method and scored by its own table.
+TEST(GistSweep, GridVariesTheMethod) {
+  TempDir dir;
+  const std::string sweep_dir = dir.file("sweep"), data_dir = dir.file("data");
+  const std::vector<std::string> common = {
+      "sweep",
+      "--config",
+      source_path("experiments/configs/gist/smoke.cfg"),
+      "--data.dir",
+      data_dir,
+      "--prepare.train_json",
+      source_path("tests/data/datasets/alpaca_plus/partial/alpaca_part_of_train_APPROX.json"),
+      "--prepare.valid_dir",
+      source_path("tests/data/datasets/alpaca_plus"),
+      "--sweep.dir",
+      sweep_dir,
+      "--train.steps",
+      "10",
+      "--eval.max_examples",
+      "2",
+      "--eval.max_new_tokens",
+      "4"};
+  auto with_grid = [&](const std::string& grid) {
+    std::vector<std::string> a = common;
+    a.insert(a.end(), {"--sweep.grid", grid});
+    return a;
+  };
+  auto foreign = run_condense(with_grid("method=full gist.num_tokens=1"), dir.path());
+  expect_one_line_error(foreign, "gist.num_tokens is not an option of --method full");
+  auto unknown = run_condense(with_grid("method=gist,telepathy"), dir.path());
+  expect_one_line_error(unknown, "telepathy");
+
+  auto sweep = run_condense(with_grid("method=gist gist.num_tokens=2; method=full"), dir.path());
+  ASSERT_EQ(sweep.exit_code, 0) << sweep.err;
+  EXPECT_EQ(exp::read_run_config(sweep_dir + "/gist-2", "gist").method, "gist");
+  EXPECT_EQ(exp::read_run_config(sweep_dir + "/full", "full").method, "full");
+  for (const char* m : {"gist", "full"}) {
+    const eval::CsvTable table =
+        eval::read_csv(sweep_dir + "/tables/" + std::string(m) + "/rouge.csv");
+    ASSERT_EQ(table.rows.size(), 1u) << m;
+  }
+  auto again = run_condense(with_grid("method=gist gist.num_tokens=2; method=full"), dir.path());
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.err.find("[2/2] full: finished, skipped"), std::string::npos) << again.err;
 }
 
 TEST(GistSweep, BadConditionIsAOneLineError) {

@@ -19,6 +19,7 @@ int data_icl_episodes(const cli::Args&);
 int data_passkey(const cli::Args&);
 int data_recall(const cli::Args&);
 int data_synth_instruct(const cli::Args&);
+int data_instruct_dialogue(const cli::Args&);
 int data_prepare(const cli::Args&);
 int data_instruct(const cli::Args&);
 int eval_method(const cli::Args&);
@@ -53,6 +54,8 @@ const std::vector<Command>& commands() {
       {"data synth-instruct",
        "synthetic instructions whose output the instruction decides (gist), as Alpaca+ JSON",
        cmd::data_synth_instruct},
+      {"data instruct-dialogue", "instruction records (Alpaca+ JSON) as dialogues, for CCM",
+       cmd::data_instruct_dialogue},
       {"data prepare", "build every dataset from a shared/data-like folder", cmd::data_prepare},
       {"data instruct", "tokenizer + Alpaca+ instruction datasets (train, validation_*)",
        cmd::data_instruct},

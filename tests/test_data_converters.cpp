@@ -10,6 +10,7 @@
 #include "datasets/books.h"
 #include "datasets/dialogue.h"
 #include "datasets/icl.h"
+#include "datasets/instruct_dialogue.h"
 #include "datasets/text_file.h"
 #include "test_data_util.h"
 
@@ -121,6 +122,29 @@ TEST(Dialogue, SampleTurnsLabelsAndRoundTrip) {
     EXPECT_EQ(c.spans.at("turn")[2 * to[i]], c.offsets[i]);  // a dialogue starts at its first turn
     EXPECT_EQ(c.spans.at("turn")[2 * to[i + 1] - 1], c.offsets[i + 1]);
   }
+}
+
+// Instruction records as one-context dialogues (for CCM): the three turns word the
+// instruction methods' prompt, every record of the real Alpaca+ sample converts and round
+// trips, and a record without a target is a one-line error naming it.
+TEST(Dialogue, InstructionRecordsAsDialogues) {
+  data::AlpacaRecord with_input{"Sort the list.", "b a", "a b", "synth"};
+  data::AlpacaRecord without_input{"Name a colour.", "", "red", "synth"};
+  const auto d = data::instruct_dialogues({with_input, without_input});
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_EQ(d[0].turns,
+            (std::vector<std::string>{"Instruction: Sort the list.", "Input: b a\nOutput:", "a b"}));
+  EXPECT_EQ(d[1].turns, (std::vector<std::string>{"Instruction: Name a colour.", "Output:", "red"}));
+
+  const auto records = data::read_alpaca_json(sample("alpaca_plus/alpaca_plus_validation_seen.json"));
+  const TokenDatasetContents c =
+      data::dialogue_dataset(data::instruct_dialogues(records), testing::tok512(), "test");
+  expect_exact_fields(c, testing::tok512(), {"turn"});
+  EXPECT_EQ(c.int64s.at("/turn_offsets").back(), static_cast<int64_t>(3 * records.size()));
+
+  without_input.output = "";
+  EXPECT_EQ(error_of([&] { data::instruct_dialogues({with_input, without_input}); }),
+            "instruction record 1: output is empty; a dialogue needs a context turn and a target");
 }
 
 TEST(Dialogue, FullValidationCounts) {

@@ -12,16 +12,22 @@
 // A grid may also vary the method itself (`method=gist gist.num_tokens=1,5; method=full`):
 // such a point trains with that --method, its other factors are options of that method,
 // and the sweep ends with each method's table over its own runs (DIR/tables/<method>/).
-// The config's sections then hold only what every method takes ([model], [train],
-// [data], ...). Only the sweep's own method (--method / the config's) prepares data.
+// Each point then trains with DIR/configs/<point>.cfg, the sweep's config as its method
+// sees it: method-scoped sections ([ccm:data], [gist:train]) and each method's own
+// section go to that method's runs only (experiments/sweep_config.h). Such a sweep
+// builds no data: each method's must exist.
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <map>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "experiments/methods/registry.h"
 #include "experiments/model_dir.h"
 #include "experiments/run_dir.h"
+#include "experiments/sweep_config.h"
 #include "experiments/sweep_grid.h"
 #include "experiments/train_options.h"
 #include "parallel/mpi_session.h"
@@ -35,8 +41,9 @@ namespace {
 namespace fs = std::filesystem;
 
 // The sweep's arguments without the options it sets per run.
-cli::Args forwarded(const cli::Args& args, const exp::GridPoint& point) {
+cli::Args forwarded(const cli::Args& args, const exp::GridPoint& point, bool over_methods) {
   std::vector<std::string> owned = {"--run.dir", "--sweep.only"};
+  if (over_methods) owned.insert(owned.end(), {"--config", "--method"});
   for (const auto& [option, value] : point.options) owned.push_back("--" + option);
   cli::Args out;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -80,27 +87,51 @@ bool is_run_option(const std::string& method, const std::string& option) {
   return run_options.find_nothrow(option, false) != nullptr;
 }
 
+// Whether a grid has a `method=` factor.
+bool varies_method(const std::string& grid) {
+  for (const exp::GridPoint& p : exp::parse_grid(grid, "-"))
+    for (const auto& [option, value] : p.options)
+      if (option == "method") return true;
+  return false;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) fail("sweep: config file ", path, ": cannot open");
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 }  // namespace
 
 int sweep(const cli::Args& args) {
-  const std::unique_ptr<methods::Method> method = methods::make(methods::selected("sweep", args));
+  // A grid over methods parses only the sweep's own options here: each run reads the
+  // config written for its method (experiments/sweep_config.h).
+  const bool over_methods = varies_method(cli::peek("sweep", args, "sweep.grid", ""));
+  std::unique_ptr<methods::Method> method;
   exp::SweepOptions o;
   int64_t steps = 0;
   cli::po::options_description desc("sweep (all other options go to every run)");
-  methods::add_method_options(desc, *method);
-  method->add_options(desc);
+  if (!over_methods) {
+    method = methods::make(methods::selected("sweep", args));
+    methods::add_method_options(desc, *method);
+    method->add_options(desc);
+  }
   exp::add_sweep_options(desc, o);
   desc.add_options()("train.steps", cli::po::value(&steps)->required(), "steps of every run");
   cli::po::variables_map vm;
   if (!cli::parse("sweep", desc, args, vm, true)) return 0;
-  methods::check_foreign_options("sweep", vm, *method);
+  if (method) methods::check_foreign_options("sweep", vm, *method);
+  const std::string own = method ? method->name() : "";
   const std::vector<exp::GridPoint> points =
-      exp::parse_grid(o.grid.empty() ? method->default_grid() : o.grid, method->name());
+      exp::parse_grid(o.grid.empty() ? method->default_grid() : o.grid, own);
   // A grid varies what a run takes: its method, the method's own options and the
   // training ones. Each point's method object answers whether its run is finished.
   std::map<std::string, std::unique_ptr<methods::Method>> point_methods;
   for (const exp::GridPoint& p : points) {
-    const std::string name = point_method(p, method->name());
+    const std::string name = point_method(p, own);
+    if (name.empty())
+      fail("sweep: grid point ", p.name, " names no method; in a grid over methods every ",
+           "block has a method= factor");
     if (!point_methods.count(name)) point_methods[name] = methods::make(name);
     for (const auto& [option, value] : p.options)
       if (!is_run_option(name, option))
@@ -125,15 +156,21 @@ int sweep(const cli::Args& args) {
     fail("sweep: --sweep.prepare and --sweep.only exclude each other");
   fs::create_directories(o.dir);
   // A lone grid point runs beside others (array tasks): only the whole sweep builds data.
-  method->prepare_data(o.only.empty());
-  if (o.prepare) return 0;
+  if (method) method->prepare_data(o.only.empty());
+  if (o.prepare) {
+    if (!method) std::cerr << "sweep: a grid over methods builds no data; each method's must exist\n";
+    return 0;
+  }
+  const std::string config_path =
+      over_methods && vm.count("config") ? vm["config"].as<std::string>() : "";
+  const std::string config_text = config_path.empty() ? "" : read_text(config_path);
 
   std::map<std::string, std::vector<std::string>> run_dirs;  // per method, in grid order
   for (size_t i = 0; i < points.size(); ++i) {
     const exp::GridPoint& p = points[i];
     if (!o.only.empty() && p.name != o.only) continue;
     const std::string dir = (fs::path(o.dir) / p.name).string();
-    const std::string name = point_method(p, method->name());
+    const std::string name = point_method(p, own);
     const methods::Method& m = *point_methods.at(name);
     run_dirs[name].push_back(dir);
     std::cerr << "sweep: [" << i + 1 << "/" << points.size() << "] " << p.name << ": ";
@@ -146,7 +183,14 @@ int sweep(const cli::Args& args) {
       std::cerr << "finished, skipped\n";
       continue;
     }
-    cli::Args run_args = forwarded(args, p);
+    cli::Args run_args = forwarded(args, p, over_methods);
+    // (The point's method= factor below gives the run its --method.)
+    if (!config_text.empty()) {
+      const std::string cfg = (fs::path(o.dir) / "configs" / (p.name + ".cfg")).string();
+      write_file_atomically(
+          cfg, exp::config_for_method(config_text, config_path, name, methods::names()));
+      run_args.insert(run_args.end(), {"--config", cfg});
+    }
     for (const auto& [option, value] : p.options) {
       run_args.push_back("--" + option);
       run_args.push_back(value);

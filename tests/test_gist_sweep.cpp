@@ -163,6 +163,12 @@ TEST(GistSweep, GridVariesTheMethod) {
     a.insert(a.end(), {"--sweep.grid", grid});
     return a;
   };
+  // A grid over methods builds no data: each method's must exist.
+  auto prep = run_condense({"data", "instruct", "--data.dir", data_dir, "--prepare.train_json",
+                            common[6], "--prepare.valid_dir", common[8], "--prepare.vocab_size",
+                            "400"},
+                           dir.path());
+  ASSERT_EQ(prep.exit_code, 0) << prep.err;
   auto foreign = run_condense(with_grid("method=full gist.num_tokens=1"), dir.path());
   expect_one_line_error(foreign, "gist.num_tokens is not an option of --method full");
   auto unknown = run_condense(with_grid("method=gist,telepathy"), dir.path());
@@ -172,6 +178,7 @@ TEST(GistSweep, GridVariesTheMethod) {
   ASSERT_EQ(sweep.exit_code, 0) << sweep.err;
   EXPECT_EQ(exp::read_run_config(sweep_dir + "/gist-2", "gist").method, "gist");
   EXPECT_EQ(exp::read_run_config(sweep_dir + "/full", "full").method, "full");
+  EXPECT_EQ(slurp(sweep_dir + "/configs/full.cfg").rfind("method = full\n", 0), 0u);
   for (const char* m : {"gist", "full"}) {
     const eval::CsvTable table =
         eval::read_csv(sweep_dir + "/tables/" + std::string(m) + "/rouge.csv");

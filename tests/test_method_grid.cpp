@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "experiments/methods/registry.h"
+#include "experiments/sweep_config.h"
 #include "experiments/sweep_grid.h"
 #include "tests/test_data_util.h"
 
@@ -48,6 +49,32 @@ TEST(MethodGrid, MalformedGridsAndUnknownMethodsAreErrors) {
   const std::string unknown = error_of([] { methods::make("gisting"); });
   EXPECT_NE(unknown.find("'gisting'"), std::string::npos) << unknown;
   EXPECT_NE(unknown.find("lm, gist, full"), std::string::npos) << unknown;
+}
+
+}  // namespace
+}  // namespace condense::testing
+
+namespace condense::testing {
+namespace {
+
+// A multi-method sweep's config as one method sees it: scoped sections unscoped and
+// winning over the common keys, other methods' sections dropped, the method set.
+TEST(MethodGrid, ConfigForMethodScopesSections) {
+  const std::string cfg =
+      "method = gist\n# comment\n[train]\nsteps = 100\nbatch_size = 8\n"
+      "[gist:train]\nsteps = 50\n[ccm:data]\ntrain = d.h5\n[data]\ndir = x\n"
+      "[ccm]\nn_tok = 2\n[gist]\nnum_tokens = 1\n";
+  const std::vector<std::string> methods = {"gist", "ccm", "full"};
+  EXPECT_EQ(exp::config_for_method(cfg, "u.cfg", "gist", methods),
+            "method = gist\n\n[data]\ndir = x\n\n[gist]\nnum_tokens = 1\n"
+            "\n[train]\nsteps = 50\nbatch_size = 8\n");
+  EXPECT_EQ(exp::config_for_method(cfg, "u.cfg", "ccm", methods),
+            "method = ccm\n\n[ccm]\nn_tok = 2\n\n[data]\ntrain = d.h5\ndir = x\n"
+            "\n[train]\nsteps = 100\nbatch_size = 8\n");
+  EXPECT_EQ(error_of([&] { exp::config_for_method("[oops:data]\n", "u.cfg", "ccm", methods); }),
+            "u.cfg:1: section [oops:data] is scoped to oops, which is not a method");
+  EXPECT_EQ(error_of([&] { exp::config_for_method("[data]\nstray\n", "u.cfg", "ccm", methods); }),
+            "u.cfg:2: expected [section] or key = value, got 'stray'");
 }
 
 }  // namespace

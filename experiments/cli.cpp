@@ -52,7 +52,8 @@ std::string value_text(const boost::any& v) {
 }  // namespace
 
 bool parse(const std::string& command, po::options_description desc, const Args& args,
-           po::variables_map& vm, bool ignore_unknown, const std::string& fallback_config) {
+           po::variables_map& vm, bool ignore_unknown, const std::string& fallback_config,
+           const po::positional_options_description* positional) {
   std::string config_path;
   bool quiet = false;
   desc.add_options()("help,h", "show this help")("config", po::value<std::string>(&config_path),
@@ -61,6 +62,7 @@ bool parse(const std::string& command, po::options_description desc, const Args&
   try {
     po::command_line_parser parser(args);
     parser.options(desc);
+    if (positional) parser.positional(*positional);
     if (ignore_unknown) parser.allow_unregistered();
     po::store(parser.run(), vm);
     if (vm.count("help")) {

@@ -22,9 +22,11 @@ using Args = std::vector<std::string>;
 // line and in the config file (for commands that read part of a shared config).
 // `fallback_config`, INI text read with ignore_unknown, sets what neither the command
 // line nor --config does (say, the options a run was trained with).
+// `positional`, when given, names the options that words without a dash fill.
 bool parse(const std::string& command, po::options_description desc, const Args& args,
            po::variables_map& vm, bool ignore_unknown = false,
-           const std::string& fallback_config = "");
+           const std::string& fallback_config = "",
+           const po::positional_options_description* positional = nullptr);
 
 // The value of one string option, read ahead of parsing (the command line, else the
 // --config file, else `fallback`): for options that decide what the others are.

@@ -26,6 +26,7 @@ int eval_method(const cli::Args&);
 int bench_method(const cli::Args&);
 int chat_method(const cli::Args&);
 int sweep(const cli::Args&);
+int report(const cli::Args&);
 }  // namespace condense::cmd
 
 namespace condense::cli {
@@ -65,6 +66,8 @@ const std::vector<Command>& commands() {
        cmd::chat_method},
       {"sweep", "train + evaluate a grid over a method's options; the method's results table",
        cmd::sweep},
+      {"report", "one table and plot per task from runs' results.jsonl (quality, memory, cost)",
+       cmd::report},
   };
   return table;
 }

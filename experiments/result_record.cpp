@@ -47,14 +47,25 @@ ResultRecord from_json(const nlohmann::json& j) {
 }
 
 bool same_slot(const ResultRecord& a, const ResultRecord& b) {
-  return a.task == b.task && a.condition == b.condition && a.metric == b.metric &&
-         a.step == b.step;
+  return a.task == b.task && a.condition == b.condition && a.metric == b.metric && a.step == b.step;
 }
 
 }  // namespace
 
 std::string results_path(const std::string& run_dir) {
   return (std::filesystem::path(run_dir) / "results.jsonl").string();
+}
+
+ResultRecord record_at(const std::string& run_dir, int64_t step) {
+  ResultRecord r;
+  r.step = step;
+  std::ifstream in(std::filesystem::path(run_dir) / "metrics.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_object() && j.value("step", int64_t{-1}) == step && j.contains("tokens"))
+      r.train_tokens = j["tokens"].get<int64_t>();
+  }
+  return r;
 }
 
 void append_result(const std::string& run_dir, const ResultRecord& r) {

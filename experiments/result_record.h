@@ -36,6 +36,10 @@ struct ResultRecord {
 
 std::string results_path(const std::string& run_dir);
 
+// A record of run_dir's evaluation at `step`, with `train_tokens` from the run's
+// metrics.jsonl (the "tokens" of its line for that step; 0 when none logged it).
+ResultRecord record_at(const std::string& run_dir, int64_t step);
+
 // Adds `r` to run_dir/results.jsonl, replacing an earlier record of the same task,
 // condition, metric and step (re-scoring a run is idempotent). The file is rewritten
 // under a temporary name and renamed, so a reader never sees half a line.

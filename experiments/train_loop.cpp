@@ -7,6 +7,7 @@
 #include "core/checkpoint.h"
 #include "core/error.h"
 #include "core/fault.h"
+#include "experiments/run_base.h"
 #include "experiments/run_dir.h"
 #include "experiments/train_engine.h"
 
@@ -57,6 +58,7 @@ int train(methods::Method& method, const TrainRun& r) {
       if (!start.checkpoint.empty()) engine.load(start.checkpoint, false);
       if (root) {
         run.write_config(r.config_text);
+        write_run_base(t.run_dir, t.init_from, t.seed, start.config);
         std::filesystem::copy_file(method.tokenizer_path(), t.run_dir + "/tokenizer.model",
                                    std::filesystem::copy_options::overwrite_existing);
       }

@@ -1,12 +1,15 @@
 // The method interface through the `condense` binary: `--method full` (full-context
 // fine-tuning, the minimal method) trains, resumes exactly and is evaluated; bad
 // method input (an unknown --method, another method's option, a task the method does
-// not have) is a one-line error that writes nothing.
+// not have) is a one-line error that writes nothing. The evaluation also writes result
+// records, which `condense report` tabulates.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
 #include "eval/csv.h"
+#include "experiments/result_record.h"
+#include "experiments/run_base.h"
 #include "tests/cli_test_util.h"
 
 namespace condense::testing {
@@ -77,6 +80,25 @@ TEST_F(MethodCli, FullContextFineTuningTrainsResumesAndEvaluates) {
   EXPECT_EQ(out.rows[0][0].rfind("Instruction: ", 0), 0u) << out.rows[0][0];
   EXPECT_EQ(out.rows[0][0].find("<GIST>"), std::string::npos) << out.rows[0][0];
   EXPECT_NE(a.err.find("step 10 seen_rougeL="), std::string::npos) << a.err;
+  // ... and its result records: ROUGE-L and exact match per split, of 3 examples each,
+  // the memory the whole instruction's KV entries (2 layers x 2 x 2 heads x 8 x 4 bytes
+  // per entry), the tokens trained on, and the time per query.
+  const std::vector<exp::ResultRecord> records = exp::read_results(whole);
+  ASSERT_EQ(records.size(), 6u);
+  const double tokens = logged_by_step(whole, "tokens").at(10);
+  for (const exp::ResultRecord& r : records) {
+    EXPECT_EQ(r.task.rfind("instruct_", 0), 0u) << r.task;
+    EXPECT_TRUE(r.metric == "rouge_l" || r.metric == "exact_match") << r.metric;
+    EXPECT_EQ(r.condition, "full");
+    EXPECT_EQ(r.step, 10);
+    EXPECT_EQ(r.n, 3);
+    EXPECT_GT(r.memory_vectors, 0);
+    EXPECT_EQ(r.memory_vectors, r.context_tokens);
+    EXPECT_DOUBLE_EQ(r.memory_bytes, r.memory_vectors * 256);
+    EXPECT_EQ(static_cast<double>(r.train_tokens), tokens);
+    EXPECT_GT(r.seconds_per_query, 0);
+  }
+  EXPECT_EQ(exp::read_base_id(whole), "random:d32-l2-h4-kv2-ffn64");
 
   // Stopped at 5 and resumed: the same losses as the uninterrupted run.
   auto args = full_train(split, "10");
@@ -95,6 +117,19 @@ TEST_F(MethodCli, FullContextFineTuningTrainsResumesAndEvaluates) {
   ASSERT_EQ(ev.exit_code, 0) << ev.err;
   const std::string line = a.err.substr(a.err.find("step 10 seen_rougeL=") + 8);
   EXPECT_EQ(ev.out, line.substr(0, line.find('\n') + 1));
+  // The re-scored records replaced the first ones (same values; no time when rescored).
+  const std::vector<exp::ResultRecord> rescored = exp::read_results(whole);
+  ASSERT_EQ(rescored.size(), records.size());
+  for (size_t i = 0; i < records.size(); ++i)
+    EXPECT_EQ(rescored[i].value, records[i].value) << rescored[i].task << " " << rescored[i].metric;
+
+  // `condense report` tabulates the run: one table per split.
+  const std::string report = dir_->file("report");
+  auto rep = run_condense({"report", whole, "--out", report}, dir_->path());
+  ASSERT_EQ(rep.exit_code, 0) << rep.err;
+  EXPECT_NE(rep.out.find("| full | full | full | exact_match | "), std::string::npos) << rep.out;
+  for (const char* f : {"instruct_seen.md", "instruct_unseen.md", "instruct_human.md", "README.md"})
+    EXPECT_TRUE(fs::exists(fs::path(report) / f)) << f;
 }
 
 TEST_F(MethodCli, UnknownMethodIsAOneLineError) {

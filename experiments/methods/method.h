@@ -129,6 +129,11 @@ class Method {
   // ---- inference on instruction records (context = instruction, query = suffix)
   // Tokens of a record's whole uncached prompt (for batching prompts of similar length).
   virtual int64_t prompt_length(const instruct::Example& record) const;
+  // Key/value entries per layer of the context (the instruction) that answering `record`
+  // reads; by default all of its tokens, as an uncompressed prompt does.
+  virtual int64_t memory_entries(const instruct::Example& record) const {
+    return static_cast<int64_t>(record.instruction.size());
+  }
   // The prompt as text (the x column of an outputs CSV).
   virtual std::string prompt_text(const std::string& instruction, const std::string& input) const;
   virtual Memory compress(const Llama& model, const Records& records) const;

@@ -12,7 +12,9 @@
 #include "core/error.h"
 #include "datasets/tokenizer.h"
 #include "eval/csv.h"
+#include "eval/kv_prefix.h"
 #include "experiments/model_dir.h"
+#include "experiments/result_record.h"
 #include "experiments/run_dir.h"
 #include "experiments/tasks/length_sampler.h"
 
@@ -180,6 +182,29 @@ std::string InstructMethod::evaluate(const std::string& task, const Llama& model
       j[s.split + "_rougeLsum"] = 100 * s.rouge.rougeLsum;
     }
     metrics->log(j);
+  }
+  // Results records: per split, ROUGE-L and exact match (fractions) of the method's
+  // condition (gist's own: gist, pos_control, neg_control; else the method's name).
+  const nlohmann::json settings = about();
+  const std::string condition = settings.value("condition", std::string(name()));
+  for (const SplitScores& s : scores) {
+    exp::ResultRecord r = exp::record_at(run_dir, step);
+    r.task = "instruct_" + s.split;
+    r.condition = condition;
+    r.n = s.examples;
+    r.memory_vectors = s.memory_entries;
+    r.memory_bytes =
+        s.memory_entries * static_cast<double>(eval::kv_bytes_per_token(model.config()));
+    r.context_tokens = s.context_tokens;
+    r.seconds_per_query = s.examples ? s.seconds / static_cast<double>(s.examples) : 0;
+    r.metric = "rouge_l";
+    r.value = s.rouge.rougeL;
+    r.std_error = s.rougeL_std_error;
+    exp::append_result(run_dir, r);
+    r.metric = "exact_match";
+    r.value = s.exact_match;
+    r.std_error = s.exact_match_std_error;
+    exp::append_result(run_dir, r);
   }
   return format_scores(scores);
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -16,6 +17,7 @@
 #include "core/progress.h"
 #include "datasets/tokenizer.h"
 #include "eval/csv.h"
+#include "eval/std_error.h"
 
 namespace condense::instruct {
 namespace fs = std::filesystem;
@@ -64,6 +66,12 @@ SplitScores score(const std::string& split, const std::vector<std::string>& pred
   s.examples = static_cast<int64_t>(preds.size());
   s.rouge = eval::mean_rouge(preds, truths);
   s.exact_match = eval::exact_match(preds, truths);
+  std::vector<double> rougeL;
+  for (size_t i = 0; i < preds.size(); ++i)
+    rougeL.push_back(eval::rouge(preds[i], truths[i]).rougeL);
+  s.rougeL_std_error = eval::std_error(rougeL);
+  s.exact_match_std_error = eval::fraction_std_error(
+      std::llround(s.exact_match * static_cast<double>(s.examples)), s.examples);
   s.gen_len = gen_len;
   s.seconds = seconds;
   return s;
@@ -81,10 +89,8 @@ SplitScores rescore(const std::string& split, const std::string& csv) {
 }
 
 SplitScores run_split(const Llama& model, const methods::Method& m, const data::Tokenizer& tok,
-                      const std::string& split, const std::string& path, const EvalOptions& o,
-                      const std::string& csv) {
-  const Split s = load_split(path, tok, Template::make(tok));
-  const std::vector<int64_t> idx = chosen(static_cast<int64_t>(s.examples.size()), o.max_examples);
+                      const std::string& split, const Split& s, const std::vector<int64_t>& idx,
+                      const EvalOptions& o, const std::string& csv) {
   // Decode in batches of similar prompt length (less padding), report in `idx` order.
   std::vector<size_t> order(idx.size());
   std::iota(order.begin(), order.end(), 0);
@@ -143,8 +149,19 @@ std::vector<SplitScores> evaluate_rouge(const Llama& model, const methods::Metho
     const std::string& split = kEvalSplits[i];
     if (!fs::exists(files.eval[i])) continue;
     const std::string csv = outputs_csv(out_dir, step, split);
+    const Split set = load_split(files.eval[i], tokenizer, Template::make(tokenizer));
+    const std::vector<int64_t> idx =
+        chosen(static_cast<int64_t>(set.examples.size()), o.max_examples);
     SplitScores s = fs::exists(csv) ? rescore(split, csv)
-                                    : run_split(model, m, tokenizer, split, files.eval[i], o, csv);
+                                    : run_split(model, m, tokenizer, split, set, idx, o, csv);
+    for (int64_t e : idx) {
+      s.memory_entries += static_cast<double>(m.memory_entries(set.examples[e]));
+      s.context_tokens += static_cast<double>(set.examples[e].instruction.size());
+    }
+    if (!idx.empty()) {
+      s.memory_entries /= static_cast<double>(idx.size());
+      s.context_tokens /= static_cast<double>(idx.size());
+    }
     std::cerr << "eval: step " << step << " " << split << ": " << s.examples << " examples, rougeL "
               << std::fixed << std::setprecision(2) << 100 * s.rouge.rougeL << ", exact match "
               << 100 * s.exact_match << std::defaultfloat << " (" << s.seconds << " s)\n";

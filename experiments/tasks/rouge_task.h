@@ -36,6 +36,9 @@ struct SplitScores {
   double exact_match = 0;  // eval::exact_match: the fraction of answers exactly right
   double gen_len = 0;      // mean generated tokens (EOS not counted)
   double seconds = 0;      // generation time (0 when rescored from an existing CSV)
+  double rougeL_std_error = 0, exact_match_std_error = 0;
+  // Means over the examples: the method's memory_entries() and the instruction's tokens.
+  double memory_entries = 0, context_tokens = 0;
 };
 
 std::string outputs_csv(const std::string& out_dir, int64_t step, const std::string& split);

@@ -257,6 +257,7 @@ class AutoCompressor : public methods::Method {
     fs::create_directories(run_dir + "/eval");
     write_file_atomically(summary_path(run_dir, step), r.summary.dump(2) + "\n");
     if (metrics) metrics->log(r.metrics);
+    append_last_segment_results(s, run_dir, step, rule_.summarize, model.config());
     return r.line;
   }
 

@@ -8,6 +8,8 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "eval/kv_prefix.h"
+#include "experiments/result_record.h"
 
 namespace condense::autocompressor {
 namespace {
@@ -81,6 +83,33 @@ LastSegmentReport report_last_segment(const LastSegmentScore& s, const LastSegme
                {"ppl_none", std::exp(s.nll_none)},
                {"contexts", contexts}};
   return r;
+}
+
+void append_last_segment_results(const LastSegmentScore& s, const std::string& run_dir,
+                                 int64_t step, bool compressed, const LlamaConfig& model) {
+  const double kv_bytes = static_cast<double>(eval::kv_bytes_per_token(model));
+  const double sigma_bytes = static_cast<double>(model.dim) * sizeof(float);
+  for (const ContextScore& c : s.contexts) {
+    exp::ResultRecord r = exp::record_at(run_dir, step);
+    r.task = "last_segment_" + std::to_string(c.context);
+    r.metric = "ppl";
+    r.higher_is_better = false;
+    r.n = s.windows;
+    r.context_tokens = static_cast<double>(c.context);
+    auto add = [&](const char* condition, double nll, double vectors, double bytes_per_vector) {
+      r.condition = condition;
+      r.value = std::exp(nll);
+      r.memory_vectors = vectors;
+      r.memory_bytes = vectors * bytes_per_vector;
+      exp::append_result(run_dir, r);
+    };
+    const auto sigma = static_cast<double>(c.softprompt);
+    add("none", s.nll_none, 0, 0);
+    add("full", c.nll_full, static_cast<double>(c.context), kv_bytes);
+    if (!compressed) continue;
+    add("compressed", c.nll_compressed, sigma, sigma_bytes);
+    if (s.other_predictions > 0) add("control", c.nll_other, sigma, sigma_bytes);
+  }
 }
 
 std::string last_segment_tables(const std::string& sweep_dir,

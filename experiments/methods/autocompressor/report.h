@@ -30,6 +30,13 @@ struct LastSegmentReport {
 LastSegmentReport report_last_segment(const LastSegmentScore& s, const LastSegmentOptions& o,
                                       const EvaluatedRun& run);
 
+// Appends the results records of `s` to run_dir/results.jsonl: per context budget c,
+// task last_segment_<c>, the perplexity of conditions none, full (c KV entries per
+// layer) and, when `compressed`, compressed and control (σ vectors of D floats each).
+// Time per query is not recorded: the conditions are scored together.
+void append_last_segment_results(const LastSegmentScore& s, const std::string& run_dir,
+                                 int64_t step, bool compressed, const LlamaConfig& model);
+
 // Writes sweep_dir/last_segment.{csv,md} from each run's newest summary (a run without
 // one is an error) and returns the Markdown table.
 std::string last_segment_tables(const std::string& sweep_dir,

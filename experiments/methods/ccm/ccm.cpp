@@ -5,6 +5,7 @@
 // name the table rows of their <COMP>/<SUM> tokens, which the model's first stage
 // embeds, so it trains at one rank and on any tp × pp × dp grid.
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -19,6 +20,7 @@
 #include "datasets/token_dataset.h"
 #include "datasets/tokenizer.h"
 #include "eval/kv_prefix.h"
+#include "eval/std_error.h"
 #include "experiments/methods/ccm/adapter.h"
 #include "experiments/methods/ccm/batch.h"
 #include "experiments/methods/ccm/commands.h"
@@ -28,6 +30,7 @@
 #include "experiments/methods/ccm/score.h"
 #include "experiments/methods/ccm/stream.h"
 #include "experiments/methods/method.h"
+#include "experiments/result_record.h"
 #include "experiments/run_dir.h"
 
 namespace condense::ccm {
@@ -300,9 +303,12 @@ class Ccm : public methods::Method {
     if (task != "dialogue") return Method::evaluate(task, model, step, run_dir, metrics);
     if (valid_.turns.empty()) fail("ccm: the dialogue task needs --data.valid");
     const std::vector<DialogueTurns> d = eval_dialogues();
+    const auto t0 = std::chrono::steady_clock::now();
     const DialogueScores scores =
         score_dialogues(model, model.param(kTableName).var.value(), layout_, d, o_.eval_batch,
                         tok_->eos_id(), o_.eval_generate);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const DialogueScore& s = scores.all;
     const int64_t bytes = eval::kv_bytes_per_token(model.config());
     nlohmann::json by_turns = nlohmann::json::object();
@@ -332,6 +338,28 @@ class Ccm : public methods::Method {
                     {"dialogue_ppl", s.ppl()},
                     {"dialogue_exact_match", s.exact_match()},
                     {"dialogue_memory_entries", s.mean_memory()}});
+    // Results records: the context is the turns before the query.
+    exp::ResultRecord r = exp::record_at(run_dir, step);
+    r.task = "dialogue";
+    r.condition = attn_name(layout_.attn);
+    r.n = s.dialogues;
+    r.memory_vectors = s.mean_memory();
+    r.memory_bytes = s.mean_memory() * static_cast<double>(bytes);
+    for (const DialogueTurns& t : d)
+      for (size_t i = 0; i + 2 < t.size(); ++i)
+        r.context_tokens += static_cast<double>(t[i].size()) / static_cast<double>(d.size());
+    r.seconds_per_query = s.dialogues ? seconds / static_cast<double>(s.dialogues) : 0;
+    r.metric = "ppl";
+    r.higher_is_better = false;
+    r.value = s.ppl();
+    exp::append_result(run_dir, r);
+    if (o_.eval_generate) {
+      r.metric = "exact_match";
+      r.higher_is_better = true;
+      r.value = s.exact_match();
+      r.std_error = eval::fraction_std_error(s.exact, s.dialogues);
+      exp::append_result(run_dir, r);
+    }
     char line[200];
     std::snprintf(line, sizeof line, "dialogue: ppl %.3f, exact match %.3f, memory %.1f KV entries",
                   s.ppl(), s.exact_match(), s.mean_memory());
@@ -430,9 +458,12 @@ class Ccm : public methods::Method {
       episodes.push_back(valid_.turns[e]);
       records.push_back(rec);
     }
+    const auto t0 = std::chrono::steady_clock::now();
     const std::map<std::string, IclAccuracy> acc =
         score_icl(model, model.param(kTableName).var.value(), layout_, episodes, records, c,
                   o_.eval_batch, tok_->eos_id());
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     nlohmann::json by_task = nlohmann::json::object();
     std::string line = "icl:";
     for (const auto& [name, a] : acc) {
@@ -445,6 +476,19 @@ class Ccm : public methods::Method {
       std::snprintf(part, sizeof part, " %s %.3f (%lld)", name.c_str(), a.accuracy(),
                     static_cast<long long>(a.episodes));
       line += part;
+      // Results records: accuracy per ICL task ("icl_all": every episode).
+      exp::ResultRecord r = exp::record_at(run_dir, step);
+      r.task = "icl_" + name;
+      r.condition = attn_name(layout_.attn);
+      r.metric = "accuracy";
+      r.value = a.accuracy();
+      r.std_error = eval::fraction_std_error(a.correct, a.episodes);
+      r.n = a.episodes;
+      r.memory_vectors = a.mean_memory();
+      r.memory_bytes =
+          a.mean_memory() * static_cast<double>(eval::kv_bytes_per_token(model.config()));
+      r.seconds_per_query = seconds / static_cast<double>(episodes.size());
+      exp::append_result(run_dir, r);
     }
     const nlohmann::json j = {{"step", step},
                               {"valid", o_.valid},

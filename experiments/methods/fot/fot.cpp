@@ -8,6 +8,7 @@
 // same by default; set it in a run's config so that `condense eval` knows it). No
 // parameter is added. Tasks: passkey, and with --data.valid books_ppl (books_ppl.h).
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <memory>
@@ -18,6 +19,8 @@
 #include "datasets/passkey.h"
 #include "datasets/token_dataset.h"
 #include "datasets/tokenizer.h"
+#include "eval/kv_prefix.h"
+#include "eval/std_error.h"
 #include "experiments/methods/fot/bench.h"
 #include "experiments/methods/fot/books_ppl.h"
 #include "experiments/methods/fot/crossbatch.h"
@@ -26,6 +29,7 @@
 #include "experiments/methods/fot/passkey_task.h"
 #include "experiments/methods/method.h"
 #include "experiments/model_dir.h"
+#include "experiments/result_record.h"
 #include "experiments/run_dir.h"
 
 namespace condense::fot {
@@ -243,8 +247,17 @@ class Fot : public methods::Method {
     const MemoryOptions mem = memory_options(model.config(), true);
     std::vector<int64_t> lengths;
     for (int64_t m : multiples_) lengths.push_back(m * mem.window);
-    const std::vector<PasskeyResult> res = passkey_accuracy(
-        model, *tok_, mem, lengths, o_.passkey_per_length, static_cast<uint32_t>(o_.passkey_seed));
+    // One length at a time (each length's prompts have the same seeds), timed for the
+    // results records.
+    std::vector<PasskeyResult> res;
+    std::vector<double> seconds;
+    for (const int64_t length : lengths) {
+      const auto t0 = std::chrono::steady_clock::now();
+      res.push_back(passkey_accuracy(model, *tok_, mem, {length}, o_.passkey_per_length,
+                                     static_cast<uint32_t>(o_.passkey_seed))[0]);
+      seconds.push_back(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
     nlohmann::json per = nlohmann::json::array();
     std::string line = "passkey accuracy:";
     nlohmann::json log = {{"step", step}};
@@ -259,6 +272,15 @@ class Fot : public methods::Method {
                     res[i].accuracy());
       line += part;
       log["passkey_" + std::to_string(multiples_[i]) + "x"] = res[i].accuracy();
+      exp::ResultRecord r =
+          memory_record(run_dir, step, model.config(), mem, res[i].length, res[i].length);
+      r.task = "passkey_" + std::to_string(res[i].length);
+      r.metric = "accuracy";
+      r.value = res[i].accuracy();
+      r.std_error = eval::fraction_std_error(res[i].correct, res[i].total);
+      r.n = res[i].total;
+      r.seconds_per_query = res[i].total ? seconds[i] / static_cast<double>(res[i].total) : 0;
+      exp::append_result(run_dir, r);
     }
     const nlohmann::json j = {{"step", step},
                               {"local_context", mem.window},
@@ -298,6 +320,15 @@ class Fot : public methods::Method {
       std::snprintf(part, sizeof part, " %lldx %.3f", static_cast<long long>(ppl_memory_[i]), ppl);
       line += part;
       log["books_ppl_" + std::to_string(ppl_memory_[i]) + "x"] = ppl;
+      // The target window is the query: the context is the memory before it.
+      const int64_t m = s.memories[i].memory;
+      exp::ResultRecord r = memory_record(run_dir, step, model.config(), mem, m, 0);
+      r.task = "books_ppl_" + std::to_string(m);
+      r.metric = "ppl";
+      r.higher_is_better = false;
+      r.value = ppl;
+      r.n = s.windows;
+      exp::append_result(run_dir, r);
     }
     const nlohmann::json j = {{"step", step},
                               {"valid", o_.valid},
@@ -313,6 +344,29 @@ class Fot : public methods::Method {
     write_file_atomically(ppl_summary(run_dir, step), j.dump(2) + "\n");
     if (metrics) metrics->log(log);
     return line;
+  }
+
+  // A results record of an answer after `context` tokens, `local` of them (at most C)
+  // in the local window: memory layers keep every context token's keys/values (in the
+  // memory's dtype beyond the window), the other layers the window's; memory_vectors
+  // is their mean per layer. Condition: the memory attention (local without layers).
+  exp::ResultRecord memory_record(const std::string& run_dir, int64_t step, const LlamaConfig& c,
+                                  const MemoryOptions& mem, int64_t context, int64_t local) const {
+    exp::ResultRecord r = exp::record_at(run_dir, step);
+    r.condition = mem.layers.empty() ? "local"
+                  : mem.knn > 0      ? "knn" + std::to_string(mem.knn)
+                                     : "dense";
+    const auto layers = static_cast<double>(c.n_layers),
+               n_mem = static_cast<double>(mem.layers.size());
+    const double near = static_cast<double>(std::min(local, mem.window));
+    const double far = static_cast<double>(context) - near;
+    const double entry =
+        static_cast<double>(eval::kv_bytes_per_token(c)) / layers;  // one layer, f32
+    const double far_entry = mem.memory_dtype == DType::bf16 ? entry / 2 : entry;
+    r.memory_vectors = (n_mem * (far + near) + (layers - n_mem) * near) / layers;
+    r.memory_bytes = n_mem * (far * far_entry + near * entry) + (layers - n_mem) * near * entry;
+    r.context_tokens = static_cast<double>(context);
+    return r;
   }
 
   std::string ppl_summary(const std::string& run_dir, int64_t step) const {

@@ -48,6 +48,15 @@ class Gist : public instruct::InstructMethod {
 
   int64_t prompt_length(const Example& e) const override { return m_.layout.prompt_length(e); }
 
+  // What the answer reads of the instruction: the k gists' entries (gist), the whole
+  // instruction and the gists (pos_control), nothing (neg_control).
+  int64_t memory_entries(const Example& e) const override {
+    const int64_t k = m_.layout.num_tokens;
+    if (m_.condition == Condition::gist) return k;
+    return m_.condition == Condition::pos_control ? static_cast<int64_t>(e.instruction.size()) + k
+                                                  : 0;
+  }
+
   std::string prompt_text(const std::string& instruction, const std::string& input) const override {
     return gist::prompt_text(instruction, input, m_.layout.num_tokens);
   }

@@ -1,6 +1,10 @@
 // condense data instruct-dialogue --json alpaca_plus_S.json --tokenizer MODEL --out F.h5
 // Instruction records as one-context dialogues (datasets/instruct_dialogue.h), the
 // dialogue format CCM reads: CCM is then trained and scored on the gist task's data.
+// --split names the instruction split (train, validation_seen, ...): CCM's result records
+// on it count for the task instruct_<split>, as gist's do.
+#include <nlohmann/json.hpp>
+
 #include "datasets/instruct_dialogue.h"
 #include "datasets/tokenizer.h"
 #include "experiments/cmd_data.h"
@@ -20,6 +24,10 @@ int data_instruct_dialogue(const cli::Args& args) {
   if (c.source.empty()) c.source = "instruction records as dialogues: " + json;
   data::TokenDatasetContents contents =
       data::dialogue_dataset(data::instruct_dialogues(data::read_alpaca_json(json)), tok, c.out);
+  // Turns join as the instruction methods' prompt lines do; a report puts CCM's scores
+  // on this split beside gist's (experiments/tasks/instruct_method.cpp names them so).
+  contents.attrs["separator"] = nlohmann::json("\n").dump();
+  contents.attrs["result_task"] = "instruct_" + c.split;
   data_cli::save(c, contents);
   return 0;
 }

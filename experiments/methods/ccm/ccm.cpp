@@ -59,6 +59,9 @@ struct Dialogues {
   std::vector<size_t> records;              // the record of each dialogue kept
   std::string separator = "\nA:";           // between turns (the dataset's own, if it says)
   std::optional<IclChoices> icl;            // the options of an ICL-episode dataset
+  // The task its scores count for in a report: the dataset's result_task attribute
+  // (instruction records as dialogues are scored as their instruction task), else "dialogue".
+  std::string task = "dialogue";
 };
 
 // Leaves out the dialogues with a turn longer than `max_turn_tokens` (0: none), as the
@@ -79,6 +82,7 @@ Dialogues read_dialogues(const std::string& path, const data::Tokenizer& tok,
     }
   }
   if (is_icl_episodes(*d.set)) d.icl = read_icl_choices(*d.set);
+  if (has_root_attr(*d.set, "result_task")) d.task = d.set->attr("result_task");
   const std::vector<int64_t> off = d.set->int64s("/turn_offsets");
   for (size_t i = 0; i + 1 < off.size(); ++i) {
     if (off[i + 1] - off[i] < 2)
@@ -340,7 +344,7 @@ class Ccm : public methods::Method {
                     {"dialogue_memory_entries", s.mean_memory()}});
     // Results records: the context is the turns before the query.
     exp::ResultRecord r = exp::record_at(run_dir, step);
-    r.task = "dialogue";
+    r.task = valid_.task;
     r.condition = attn_name(layout_.attn);
     r.n = s.dialogues;
     r.memory_vectors = s.mean_memory();

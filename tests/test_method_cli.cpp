@@ -117,11 +117,14 @@ TEST_F(MethodCli, FullContextFineTuningTrainsResumesAndEvaluates) {
   ASSERT_EQ(ev.exit_code, 0) << ev.err;
   const std::string line = a.err.substr(a.err.find("step 10 seen_rougeL=") + 8);
   EXPECT_EQ(ev.out, line.substr(0, line.find('\n') + 1));
-  // The re-scored records replaced the first ones (same values; no time when rescored).
+  // The re-scored records replaced the first ones: the same values, and the time of the
+  // evaluation that generated the outputs.
   const std::vector<exp::ResultRecord> rescored = exp::read_results(whole);
   ASSERT_EQ(rescored.size(), records.size());
-  for (size_t i = 0; i < records.size(); ++i)
+  for (size_t i = 0; i < records.size(); ++i) {
     EXPECT_EQ(rescored[i].value, records[i].value) << rescored[i].task << " " << rescored[i].metric;
+    EXPECT_EQ(rescored[i].seconds_per_query, records[i].seconds_per_query) << rescored[i].task;
+  }
 
   // `condense report` tabulates the run: one table per split.
   const std::string report = dir_->file("report");

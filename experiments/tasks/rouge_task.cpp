@@ -145,6 +145,11 @@ std::vector<SplitScores> evaluate_rouge(const Llama& model, const methods::Metho
   summary["step"] = step;
   summary["method"] = m.name();
   summary["max_new_tokens"] = o.max_new_tokens;
+  // A split rescored from its CSV keeps the generation time and length that the summary
+  // of the evaluation which wrote the CSV recorded.
+  nlohmann::json earlier;
+  if (std::ifstream in(summary_json(out_dir, step)); in)
+    earlier = nlohmann::json::parse(in, nullptr, false);
   for (size_t i = 0; i < kEvalSplits.size(); ++i) {
     const std::string& split = kEvalSplits[i];
     if (!fs::exists(files.eval[i])) continue;
@@ -154,6 +159,11 @@ std::vector<SplitScores> evaluate_rouge(const Llama& model, const methods::Metho
         chosen(static_cast<int64_t>(set.examples.size()), o.max_examples);
     SplitScores s = fs::exists(csv) ? rescore(split, csv)
                                     : run_split(model, m, tokenizer, split, set, idx, o, csv);
+    if (s.seconds == 0 && earlier.is_object() && earlier.contains("splits") &&
+        earlier["splits"].contains(split)) {
+      s.seconds = earlier["splits"][split].value("seconds", 0.0);
+      s.gen_len = earlier["splits"][split].value("gen_len", 0.0);
+    }
     for (int64_t e : idx) {
       s.memory_entries += static_cast<double>(m.memory_entries(set.examples[e]));
       s.context_tokens += static_cast<double>(set.examples[e].instruction.size());

@@ -35,7 +35,7 @@ struct SplitScores {
   eval::RougeScores rouge;
   double exact_match = 0;  // eval::exact_match: the fraction of answers exactly right
   double gen_len = 0;      // mean generated tokens (EOS not counted)
-  double seconds = 0;      // generation time (0 when rescored from an existing CSV)
+  double seconds = 0;      // generation time (0 when rescored from a CSV no summary times)
   double rougeL_std_error = 0, exact_match_std_error = 0;
   // Means over the examples: the method's memory_entries() and the instruction's tokens.
   double memory_entries = 0, context_tokens = 0;

@@ -6,13 +6,13 @@ context budget is the fact segment plus the filler right before the questions, s
 the facts lie budget / segment segments back) for full attention, AutoCompressor, RMT
 and no context; facts.md / facts.csv, an SVG plot of exact match by budget.
 
-    python3 tools/ac_facts_results.py --out DIR [--title T] SWEEP_OR_RUN_DIR...
+    python3 tools/ac_facts_results.py --out DIR [--name N] [--title T] SWEEP_OR_RUN_DIR...
 
 Every argument is a run directory (with eval/facts-<step>.json, written by the facts
 task of `condense train|eval --method autocompressor|rmt`) or a directory of them.
 Each run's newest evaluation is used; its config.cfg, metrics.jsonl, results.jsonl
-and that evaluation are copied into DIR/runs-facts/<name>/, so the command also
-rebuilds the table from DIR/runs-facts alone.
+and that evaluation are copied into DIR/runs-N/<run>/, so the command also rebuilds
+the table from DIR/runs-N alone. N (default facts) names the outputs: DIR/N.md, .csv, .svg.
 """
 import argparse
 import json
@@ -42,10 +42,11 @@ def cell(c):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True, type=pathlib.Path)
+    ap.add_argument("--name", default="facts", help="outputs N.md, N.csv, N.svg, runs-N/")
     ap.add_argument("--title", default="AutoCompressor and RMT: facts exact match")
     ap.add_argument("dirs", nargs="+")
     a = ap.parse_args()
-    rows = []
+    rows, taken = [], set()
     for run in find_runs(a.dirs, "facts"):
         ev = newest_eval(run, "facts")
         j = json.loads(ev.read_text())
@@ -53,10 +54,12 @@ def main():
         by = {c["condition"]: c for c in j["conditions"]}
         own = "compressed" if j["compressed"] else "full"
         budgets = sorted(c["context"] for c in j["conditions"] if c["condition"].startswith("full@"))
-        rows.append({"run": run.name, "j": j, "name": name_of(j, cfg), "by": by, "own": own,
+        name = run.name if run.name not in taken else f"{run.parent.name}-{run.name}"
+        taken.add(name)
+        rows.append({"run": name, "j": j, "name": name_of(j, cfg), "by": by, "own": own,
                      "budgets": budgets, "training": training(run),
                      "em": {b: by[f"{own}@{b}"]["exact_match"] for b in budgets}})
-        dest = a.out / "runs-facts" / run.name
+        dest = a.out / f"runs-{a.name}" / name
         copy_run(run, ev, dest)
         if (run / "results.jsonl").exists() and dest.resolve() != run.resolve():
             shutil.copy(run / "results.jsonl", dest / "results.jsonl")
@@ -117,11 +120,11 @@ def main():
                         reverse=True)
         md += f"- {b}: " + " > ".join(f"{n} ({100 * p:.1f})" for p, n in ranked) + "\n"
     a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / "facts.md").write_text(md)
-    (a.out / "facts.csv").write_text(csv)
+    (a.out / f"{a.name}.md").write_text(md)
+    (a.out / f"{a.name}.csv").write_text(csv)
     for r in rows:
         r["em%"] = {b: 100 * v for b, v in r["em"].items()}
-    (a.out / "facts.svg").write_text(svg_plot(rows, {"em%": none["em"]} if none else None,
+    (a.out / f"{a.name}.svg").write_text(svg_plot(rows, {"em%": none["em"]} if none else None,
                                               budgets, a.title, value="em%",
                                               ylabel="answer exact match (%)"))
     print(md, end="")

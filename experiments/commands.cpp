@@ -18,6 +18,7 @@ int data_icl(const cli::Args&);
 int data_icl_episodes(const cli::Args&);
 int data_passkey(const cli::Args&);
 int data_recall(const cli::Args&);
+int data_facts(const cli::Args&);
 int data_synth_instruct(const cli::Args&);
 int data_instruct_dialogue(const cli::Args&);
 int data_prepare(const cli::Args&);
@@ -52,6 +53,8 @@ const std::vector<Command>& commands() {
        cmd::data_icl_episodes},
       {"data passkey", "FoT passkey prompts at given token lengths", cmd::data_passkey},
       {"data recall", "synthetic multi-turn recall dialogues (CCM)", cmd::data_recall},
+      {"data facts", "long documents, facts early and questions late (AutoCompressor)",
+       cmd::data_facts},
       {"data synth-instruct",
        "synthetic instructions whose output the instruction decides (gist), as Alpaca+ JSON",
        cmd::data_synth_instruct},

@@ -74,11 +74,11 @@ def order_key(r):
     return (1 if j["accumulate"] else 2, -j["kappa"], r["name"], r["step"])
 
 
-def svg_plot(rows, none, budgets, title):
-    """Perplexity against the context budget; no context as a dashed level."""
+def svg_plot(rows, none, budgets, title, value="ppl", ylabel="last-segment perplexity"):
+    """rows' `value` (perplexity) against the context budget; no context as a dashed level."""
     pw, ph, left, top = 420, 260, 60, 50
     width, height = left + pw + 230, top + ph + 50
-    vals = [r["ppl"][b] for r in rows for b in budgets] + ([none["ppl"]] if none else [])
+    vals = [r[value][b] for r in rows for b in budgets] + ([none[value]] if none else [])
     lo, hi = min(vals), max(vals)
     pad = (hi - lo) * 0.08 or 0.5
     lo, hi = lo - pad, hi + pad
@@ -105,18 +105,18 @@ def svg_plot(rows, none, budgets, title):
     out.append(f'<text x="{left + pw / 2}" y="{top + ph + 34}" text-anchor="middle">'
                'context tokens before the 128-token target</text>')
     out.append(f'<text x="14" y="{top + ph / 2}" transform="rotate(-90 14 {top + ph / 2})" '
-               'text-anchor="middle">last-segment perplexity</text>')
+               f'text-anchor="middle">{ylabel}</text>')
     legend = []
     for k, r in enumerate(rows):
         color = COLORS[k % len(COLORS)]
-        pts = [(X(i), Y(r["ppl"][b])) for i, b in enumerate(budgets)]
+        pts = [(X(i), Y(r[value][b])) for i, b in enumerate(budgets)]
         out.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="'
                    + " ".join(f"{x:.1f},{y:.1f}" for x, y in pts) + '"/>')
         out += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{color}"/>' for x, y in pts]
         legend.append((r["name"], color, ""))
     if none:
-        out.append(f'<line x1="{left}" y1="{Y(none["ppl"]):.1f}" x2="{left + pw}" '
-                   f'y2="{Y(none["ppl"]):.1f}" stroke="#7f7f7f" stroke-width="2" '
+        out.append(f'<line x1="{left}" y1="{Y(none[value]):.1f}" x2="{left + pw}" '
+                   f'y2="{Y(none[value]):.1f}" stroke="#7f7f7f" stroke-width="2" '
                    'stroke-dasharray="6,4"/>')
         legend.append(("no context", "#7f7f7f", "6,4"))
     for k, (name, color, dash) in enumerate(legend):

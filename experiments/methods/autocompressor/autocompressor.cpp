@@ -9,7 +9,8 @@
 // starting as the EOS embedding), or LoRA on q,k,v,o and the table over a frozen base.
 // mode = full_attention trains the reference: each window one plain segment, no
 // summary. The last_segment task scores held-out documents (data.valid): the NLL of a
-// target segment after the context compressed, in full, and without it.
+// target segment after the context compressed, in full, and without it; the facts task
+// (facts_task.h, data.facts) the answers to questions about facts stated segments back.
 // The step is a pass graph (segments reading earlier segments' summary rows), so it
 // trains at one rank and on every grid: tensor, data and pipeline parallelism, where
 // the documents of a step's micro-batches fill the stages while σ travels.
@@ -25,6 +26,7 @@
 #include "datasets/token_dataset.h"
 #include "datasets/tokenizer.h"
 #include "experiments/methods/autocompressor/bench.h"
+#include "experiments/methods/autocompressor/facts_task.h"
 #include "experiments/methods/autocompressor/last_segment.h"
 #include "experiments/methods/autocompressor/report.h"
 #include "experiments/methods/autocompressor/summary_passes.h"
@@ -116,6 +118,7 @@ class AutoCompressor : public methods::Method {
         "last_segment: windows scored (the first of data.valid)")(
         opt("eval_batch").c_str(), po::value(&o_.eval_batch)->default_value(o_.eval_batch),
         "last_segment: windows scored together");
+    facts_.add_options(desc);
   }
 
   void open(const exp::TrainLoopOptions& train, bool training) override {
@@ -153,6 +156,7 @@ class AutoCompressor : public methods::Method {
       fail(n, ": --", n, ".eval_target must be at least 2 and eval_segment, eval_windows, ",
            "eval_batch at least 1");
     tok_ = std::make_unique<data::Tokenizer>(data::Tokenizer::load(o_.tokenizer));
+    facts_.open(*tok_, eval_.batch, o_.accumulate);
     if (training) {
       train_set_ = open_documents(o_.train, *tok_);
       train_windows_ = windows_of(*train_set_, t_.seq_len + 1, n,
@@ -239,18 +243,25 @@ class AutoCompressor : public methods::Method {
   // ---- evaluation
 
   std::vector<std::string> tasks() const override {
-    return o_.valid.empty() ? std::vector<std::string>{} : std::vector<std::string>{"last_segment"};
+    std::vector<std::string> t;
+    if (!o_.valid.empty()) t.push_back("last_segment");
+    if (facts_.enabled()) t.push_back("facts");
+    return t;
   }
 
   bool evaluated(const std::string& run_dir, int64_t step) const override {
-    return fs::exists(summary_path(run_dir, step));
+    return (o_.valid.empty() || fs::exists(summary_path(run_dir, step))) &&
+           facts_.evaluated(run_dir, step);
   }
 
   std::string evaluate(const std::string& task, const Llama& model, int64_t step,
                        const std::string& run_dir, const exp::RunDir* metrics) override {
+    const Tensor table = rule_.summarize ? model.param(kTableName).var.value() : Tensor();
+    if (task == "facts")
+      return facts_.evaluate(model, table, step, run_dir, metrics,
+                             step * t_.batch_size * t_.seq_len * t_.grad_accum);
     if (task != "last_segment") return Method::evaluate(task, model, step, run_dir, metrics);
     if (!valid_windows_) fail(name_, ": the last_segment task needs --data.valid");
-    const Tensor table = rule_.summarize ? model.param(kTableName).var.value() : Tensor();
     const LastSegmentScore s = score_last_segment(model, table, *valid_windows_, eval_);
     const LastSegmentReport r = report_last_segment(
         s, eval_, {name_, o_.mode, rule_.summarize ? o_.kappa : 0, o_.accumulate, step});
@@ -270,10 +281,11 @@ class AutoCompressor : public methods::Method {
     return n + ".mode=compress " + n + ".kappa=4,16,50; " + n + ".mode=full_attention";
   }
 
-  // last_segment.csv / .md: per run and context budget, the newest evaluation's perplexities.
+  // last_segment.csv / .md: per run and context budget, the newest evaluation's perplexities
+  // (none without --data.valid: the facts results are tools/ac_facts_results.py's).
   std::string sweep_table(const std::string& sweep_dir,
                           const std::vector<std::string>& run_dirs) const override {
-    return last_segment_tables(sweep_dir, run_dirs);
+    return o_.valid.empty() ? std::string() : last_segment_tables(sweep_dir, run_dirs);
   }
 
   int bench(const cli::Args& args) override {
@@ -342,6 +354,7 @@ class AutoCompressor : public methods::Method {
   std::shared_ptr<data::TokenDataset> train_set_, valid_set_;
   std::unique_ptr<data::DocumentWindows> train_windows_, valid_windows_;
   Tensor init_table_, table_init_;
+  FactsTask facts_{name_};
 };
 
 }  // namespace

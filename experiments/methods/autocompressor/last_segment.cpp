@@ -36,7 +36,8 @@ std::vector<int32_t> target_predictions(const std::vector<int32_t>& ids, int64_t
   return out;
 }
 
-// Rows of x [B,...] moved up by one: row b gets row b + 1, the last row the first.
+}  // namespace
+
 Tensor rotate_rows(const Tensor& x) {
   const std::vector<float> v = x.to(Device::cpu).to_vector();
   const auto row = static_cast<std::ptrdiff_t>(v.size()) / x.dim(0);
@@ -44,8 +45,6 @@ Tensor rotate_rows(const Tensor& x) {
   out.insert(out.end(), v.begin(), v.begin() + row);
   return Tensor::from_f32(out, x.shape()).to(x.device());
 }
-
-}  // namespace
 
 std::vector<int64_t> equal_segments(int64_t length, int64_t segment) {
   if (length < 1 || segment < 1)

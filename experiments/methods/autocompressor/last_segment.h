@@ -53,6 +53,10 @@ LastSegmentScore score_last_segment(const Llama& model, const Tensor& table,
                                     const data::DocumentWindows& windows,
                                     const LastSegmentOptions& o);
 
+// Rows of x [B,...] moved up by one: row b gets row b + 1, the last row the first (the
+// control's σ: another window's).
+Tensor rotate_rows(const Tensor& x);
+
 // The equal split of `length` tokens into segments of at most `segment` tokens.
 std::vector<int64_t> equal_segments(int64_t length, int64_t segment);
 

@@ -261,6 +261,13 @@ TEST(AutoCompressorIcl, ReadsBackWhatDataIclWrote) {
   EXPECT_EQ(back.label_names, ex.label_names);
   EXPECT_EQ(back.values, ex.values);
   EXPECT_EQ(back.labels, ex.labels);
+  // Another kind of dataset is refused by name.
+  c.info.kind = "text";
+  data::write_token_dataset(dir.file("text.h5"), c);
+  EXPECT_EQ(error_of([&] {
+              data::read_icl_dataset(data::TokenDataset::open(dir.file("text.h5"), tok512()));
+            }),
+            dir.file("text.h5") + ": a text dataset, not a classification set (condense data icl)");
 }
 
 TEST(AutoCompressorIcl, BadInputIsAOneLineError) {

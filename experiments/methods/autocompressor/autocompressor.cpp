@@ -266,13 +266,13 @@ class AutoCompressor : public methods::Method {
   std::vector<std::string> tasks() const override {
     std::vector<std::string> t;
     if (!o_.valid.empty()) t.push_back("last_segment");
-    if (!icl_sets_.empty()) t.push_back("icl");
+    if (!o_.icl.empty()) t.push_back("icl");
     return t;
   }
 
   bool evaluated(const std::string& run_dir, int64_t step) const override {
     return (o_.valid.empty() || fs::exists(summary_path(run_dir, step))) &&
-           (icl_sets_.empty() || fs::exists(icl_summary_path(run_dir, step)));
+           (o_.icl.empty() || fs::exists(icl_summary_path(run_dir, step)));
   }
 
   std::string evaluate(const std::string& task, const Llama& model, int64_t step,

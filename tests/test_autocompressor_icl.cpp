@@ -16,40 +16,21 @@
 #include "datasets/icl.h"
 #include "experiments/methods/autocompressor/icl.h"
 #include "experiments/methods/autocompressor/summary_passes.h"
-#include "tests/model_test_util.h"
+#include "tests/autocompressor_test_util.h"
 #include "tests/test_data_util.h"
 
 namespace condense::autocompressor {
 namespace {
 
 using testing::error_of;
-using testing::randn;
 using testing::tok512;
 
 constexpr int64_t kKappa = 3, kSegment = 40;
 
 LlamaConfig config() {
-  LlamaConfig c = testing::small_config(2);
-  c.vocab_size = tok512().vocab_size();
-  c.dim = 32;
-  c.n_heads = 4;
-  c.n_kv_heads = 2;
-  c.ffn_dim = 48;
+  LlamaConfig c = testing::autocompressor_config(tok512().vocab_size());
   c.max_seq_len = 1024;
   return c;
-}
-
-// Random weights at a scale where the options' NLLs depend on what came before.
-Llama model_with_table(uint32_t seed) {
-  Llama m(config(), seed);
-  uint32_t s = seed * 100;
-  for (Param& p : m.params())
-    if (p.var.value().ndim() == 2) p.var.set_value(randn(p.var.shape(), ++s, 0.3f));
-  ParamSpec table;
-  table.name = kTableName;
-  table.value = randn({kKappa, config().dim}, ++s);
-  m.add_param(table);
-  return m;
 }
 
 data::IclExamples sample(const std::string& task, const std::string& file) {
@@ -91,7 +72,7 @@ struct Fixture {
   data::IclExamples all = sample("sst2", "sst2/test.tsv");
   data::IclExamples pool = part(all, 0, 400), tests = part(all, 400, all.values.size());
   const IclPrompt& p = icl_prompt("sst2");
-  Llama model = model_with_table(5);
+  Llama model = testing::model_with_table(config(), kKappa, 5);
   const Tensor& table = model.param(kTableName).var.value();
   IclOptions o;
   Fixture() {

@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Builds the AutoCompressor / RMT ICL results (docs/results/autocompressor/icl.{md,csv})
+from run directories: accuracy on each classification set (METHODS.md §3.4, the authors'
+evaluate_icl.py: the option of the lowest mean NLL minus its calibration NLL) with the
+k demonstrations compressed into σ, in plain text before the query, or absent, with its
+standard error, the uncalibrated accuracy, what the answer reads, and the majority-class
+rate.
+
+    python3 tools/ac_icl_results.py --out DIR [--title T] SWEEP_OR_RUN_DIR...
+
+Every argument is a run directory (with eval/icl-<step>.json, written by the icl task of
+`condense eval --method autocompressor|rmt`) or a directory of them. Each run's newest
+evaluation is used; its config.cfg, metrics.jsonl and that evaluation are copied into
+DIR/runs-icl/<name>/, so the command also rebuilds the table from DIR/runs-icl alone.
+"""
+import argparse
+import pathlib
+
+from ac_results import condition, evaluated_runs, order_key
+
+READS = {"compressed": "σ", "plain": "plain text", "none": "none"}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True, type=pathlib.Path)
+    ap.add_argument("--title", default="AutoCompressor and RMT: ICL accuracy")
+    ap.add_argument("dirs", nargs="+")
+    a = ap.parse_args()
+    rows = []
+    for run, name, j, cfg in evaluated_runs(a.dirs, "icl", a.out / "runs-icl"):
+        rows.append({"run": name, "j": j, "step": j["step"], "name": condition(j, cfg),
+                     "scratch": not cfg.get("train.init_from"),
+                     "tasks": {t["task"]: t for t in j["tasks"]}})
+    rows.sort(key=order_key)
+    tasks = list(rows[0]["tasks"])
+    for r in rows:
+        if list(r["tasks"]) != tasks:
+            raise SystemExit(f"ac_icl_results: run {r['run']} was scored on other sets")
+        for t in tasks:
+            ours, first = r["tasks"][t], rows[0]["tasks"][t]
+            if ours["demonstrations"] != first["demonstrations"] or ours["queries"] != first["queries"]:
+                raise SystemExit(f"ac_icl_results: run {r['run']} drew other {t} demonstrations "
+                                 "or queries than the first run")
+
+    md = ("| model | step | demonstrations | "
+          + " | ".join(f"{t} acc | {t} uncal. | {t} reads" for t in tasks)
+          + "\n|---|---:|---|" + "---:|---:|---:|" * len(tasks) + "\n")
+    csv = ("run,model,step,demonstrations,task,k,accuracy,std_error,accuracy_uncalibrated,n,"
+           "memory_vectors,context_tokens,seconds_per_query\n")
+    for r in rows:
+        conds = [c["condition"] for c in r["tasks"][tasks[0]]["conditions"]]
+        for cond in conds:
+            cells = []
+            for t in tasks:
+                task = r["tasks"][t]
+                c = next(x for x in task["conditions"] if x["condition"] == cond)
+                reads = {"compressed": f"{c['memory_vectors']} vectors",
+                         "plain": f"{c['memory_vectors']} tokens", "none": "0"}[cond]
+                cells.append(f"{c['accuracy']:.3f} ± {c['std_error']:.3f} | "
+                             f"{c['accuracy_uncalibrated']:.3f} | {reads}")
+                csv += (f"{r['run']},{r['name']},{r['step']},{cond},{t},{task['k']},"
+                        f"{c['accuracy']:.5f},{c['std_error']:.5f},"
+                        f"{c['accuracy_uncalibrated']:.5f},{task['queries']},"
+                        f"{c['memory_vectors']},{c['context_tokens']:.0f},"
+                        f"{c['seconds_per_query']:.5f}\n")
+            md += f"| {r['name']} | {r['step']} | {READS[cond]} | " + " | ".join(cells) + " |\n"
+    first = rows[0]["tasks"]
+    md += ("| majority class | | | "
+           + " | ".join(f"{first[t]['majority']:.3f} | | " for t in tasks) + " |\n")
+    j0 = rows[0]["j"]
+    md += ("\n" + "; ".join(
+        f"{t}: k = {first[t]['k']} demonstrations ({first[t]['demo_tokens']} tokens in plain "
+        f"text, compressed in {len(first[t]['segment_tokens'])} segments of "
+        f"{', '.join(map(str, first[t]['segment_tokens']))} tokens), {first[t]['queries']} "
+        f"queries ({first[t]['skipped']} left out for length)" for t in tasks)
+        + f". Every run reads the same demonstrations and queries (seed {j0['seed']}). "
+        "acc: the option of the lowest mean NLL of its tokens minus its calibration NLL (the "
+        "same option after the same context with the query's input replaced by \"N/A\"), "
+        "± one standard error; uncal.: the lowest mean NLL alone. Reads: the σ vectors or "
+        "plain-text tokens the answer attends to, per layer.\n")
+    a.out.mkdir(parents=True, exist_ok=True)
+    (a.out / "icl.md").write_text(f"# {a.title}\n\n" + md)
+    (a.out / "icl.csv").write_text(csv)
+    print(md, end="")
+
+
+if __name__ == "__main__":
+    main()

@@ -180,17 +180,20 @@ TEST(AutoCompressorIcl, AccuracyIsTheCalibratedArgminOfThePerOptionNlls) {
     for (const IclConditionScore& c : s.conditions) {
       ASSERT_EQ(c.nll.size(), s.queries.size());
       int64_t correct = 0, uncalibrated = 0;
+      std::vector<int64_t> predicted(tests.label_names.size(), 0);
       for (size_t q = 0; q < s.queries.size(); ++q) {
         std::vector<double> d;
         for (size_t o2 = 0; o2 < c.nll[q].size(); ++o2) d.push_back(c.nll[q][o2] - c.calibration[o2]);
         const auto pick = std::min_element(d.begin(), d.end()) - d.begin();
         const auto raw = std::min_element(c.nll[q].begin(), c.nll[q].end()) - c.nll[q].begin();
         correct += pick == tests.labels[s.queries[q]];
+        ++predicted[static_cast<size_t>(pick)];
         uncalibrated += raw == tests.labels[s.queries[q]];
         calibration_changed_one |= pick != raw;
       }
       EXPECT_EQ(c.correct, correct) << c.condition;
       EXPECT_EQ(c.correct_uncalibrated, uncalibrated) << c.condition;
+      EXPECT_EQ(c.predicted, predicted) << c.condition;
       EXPECT_NEAR(s.accuracy(c), static_cast<double>(correct) / 12.0, 1e-12);
     }
     EXPECT_TRUE(calibration_changed_one);  // the calibration is not a no-op here

@@ -10,11 +10,13 @@ rate.
 
 Every argument is a run directory (with eval/icl-<step>.json, written by the icl task of
 `condense eval --method autocompressor|rmt`) or a directory of them. Each run's newest
-evaluation is used; its config.cfg, metrics.jsonl and that evaluation are copied into
-DIR/runs-icl/<name>/, so the command also rebuilds the table from DIR/runs-icl alone.
+evaluation is used; its config.cfg, metrics.jsonl, results.jsonl and that evaluation are
+copied into DIR/runs-icl/<name>/, so the command also rebuilds the table from
+DIR/runs-icl alone.
 """
 import argparse
 import pathlib
+import shutil
 
 from ac_results import condition, evaluated_runs, order_key
 
@@ -29,6 +31,10 @@ def main():
     a = ap.parse_args()
     rows = []
     for run, name, j, cfg in evaluated_runs(a.dirs, "icl", a.out / "runs-icl"):
+        records = run / "results.jsonl"  # the result records, for `condense report`
+        dest = a.out / "runs-icl" / name / records.name
+        if records.exists() and records.resolve() != dest.resolve():
+            shutil.copy(records, dest)
         rows.append({"run": name, "j": j, "step": j["step"], "name": condition(j, cfg),
                      "scratch": not cfg.get("train.init_from"),
                      "tasks": {t["task"]: t for t in j["tasks"]}})

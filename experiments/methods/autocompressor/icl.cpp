@@ -303,6 +303,7 @@ IclTaskScore score_icl_task(const Llama& model, const Tensor& table, const data:
     IclConditionScore s;
     s.condition = c.name;
     s.memory_vectors = c.ctx.length;
+    s.predicted.assign(static_cast<size_t>(options), 0);
     // "N/A" in place of the input: the same rows for every query, so scored once.
     s.calibration = option_nlls(model, c.ctx, icl_rows(p, tests, 0, true, c.bos, tok));
     Progress progress("icl " + tests.task + " " + c.name, static_cast<int64_t>(score.queries.size()),
@@ -310,7 +311,9 @@ IclTaskScore score_icl_task(const Llama& model, const Tensor& table, const data:
     const auto start = std::chrono::steady_clock::now();
     for (size_t i : score.queries) {
       s.nll.push_back(option_nlls(model, c.ctx, icl_rows(p, tests, i, false, c.bos, tok)));
-      s.correct += icl_predict(s.nll.back(), s.calibration) == tests.labels[i];
+      const int64_t pick = icl_predict(s.nll.back(), s.calibration);
+      ++s.predicted[static_cast<size_t>(pick)];
+      s.correct += pick == tests.labels[i];
       s.correct_uncalibrated += icl_predict(s.nll.back(), {}) == tests.labels[i];
       progress.advance(1);
     }

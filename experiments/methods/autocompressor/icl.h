@@ -94,6 +94,9 @@ struct IclConditionScore {
   std::vector<double> calibration;   // per option
   std::vector<std::vector<double>> nll;  // [query][option]
   int64_t correct = 0, correct_uncalibrated = 0;
+  // Per option, the queries whose (calibrated) prediction it was: a model that answers
+  // one label whatever the query scores that label's share, not what it learned.
+  std::vector<int64_t> predicted;
   int64_t memory_vectors = 0;  // σ vectors or demonstration tokens the answer reads
   double seconds = 0;          // scoring every query (the context built once, not counted)
 };

@@ -107,6 +107,7 @@ IclReport report_icl(const std::vector<IclTaskScore>& tasks, const IclOptions& o
                             {"accuracy", t.accuracy(c)},
                             {"std_error", t.std_error(c)},
                             {"accuracy_uncalibrated", t.accuracy_uncalibrated(c)},
+                            {"predicted", c.predicted},
                             {"calibration_nll", c.calibration},
                             {"memory_vectors", c.memory_vectors},
                             {"context_tokens", context},

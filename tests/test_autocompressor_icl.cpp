@@ -166,6 +166,7 @@ TEST(AutoCompressorIcl, AccuracyIsTheCalibratedArgminOfThePerOptionNlls) {
     ASSERT_EQ(s.queries.size(), 12u);
     EXPECT_EQ(s.skipped, 0);
     ASSERT_EQ(s.conditions.size(), 3u);
+    EXPECT_EQ(s.options, tests.label_names);
     EXPECT_EQ(s.conditions[0].condition, "compressed");
     EXPECT_EQ(s.conditions[1].condition, "plain");
     EXPECT_EQ(s.conditions[2].condition, "none");

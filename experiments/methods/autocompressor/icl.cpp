@@ -253,6 +253,7 @@ IclTaskScore score_icl_task(const Llama& model, const Tensor& table, const data:
   const IclPrompt& p = icl_prompt(tests.task);
   IclTaskScore score;
   score.task = tests.task;
+  score.options = tests.label_names;
   score.demos = draw_demonstrations(p, pool, tok, o);
   const IclContextIds ids = icl_context_ids(p, pool, score.demos, tok, o.segment);
   for (const std::vector<int32_t>& s : ids.segments)

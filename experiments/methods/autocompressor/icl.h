@@ -103,6 +103,7 @@ struct IclConditionScore {
 
 struct IclTaskScore {
   std::string task;
+  std::vector<std::string> options;    // the label names, in option order
   std::vector<size_t> demos;           // pool indices
   std::vector<int64_t> segment_tokens; // the compressed segments' lengths
   int64_t demo_tokens = 0;             // the plain context's, BOS included

@@ -136,6 +136,7 @@ IclReport report_icl(const std::vector<IclTaskScore>& tasks, const IclOptions& o
     r.line += text;
     scored.push_back({{"task", t.task},
                       {"k", t.demos.size()},
+                      {"options", t.options},
                       {"demonstrations", t.demos},
                       {"segment_tokens", t.segment_tokens},
                       {"demo_tokens", t.demo_tokens},

@@ -94,8 +94,7 @@ TEST(AutoCompressorIcl, CompressedEqualsAnExplicitlyChainedSoftPrompt) {
   for (bool accumulate : {true, false}) {
     const IclRows rows = icl_rows(f.p, f.tests, 3, false, false, tok512());
     const auto options = static_cast<int64_t>(rows.ids.size());
-    const IclContext ctx =
-        compressed_context(f.model, f.table, ids.segments, accumulate, options);
+    const IclContext ctx = compressed_context(f.model, f.table, ids.segments, accumulate, options);
     const auto S = static_cast<int64_t>(ids.segments.size());
     EXPECT_EQ(ctx.length, (accumulate ? S : 1) * kKappa);
     const std::vector<double> got = option_nlls(f.model, ctx, rows);
@@ -110,10 +109,10 @@ TEST(AutoCompressorIcl, CompressedEqualsAnExplicitlyChainedSoftPrompt) {
     std::vector<double> want;
     for (size_t o = 0; o < rows.ids.size(); ++o) {
       const auto L = static_cast<int64_t>(rows.ids[o].size());
-      const SegmentOutput seg = segment_pass(no_grad, f.model, Tensor::from_i32(rows.ids[o], {1, L}),
-                                             Var(sigma), Var());
-      want.push_back(
-          mean_nll(f.model.logits(no_grad, seg.hidden).value(), rows.ids[o], rows.option_tokens[o]));
+      const SegmentOutput seg =
+          segment_pass(no_grad, f.model, Tensor::from_i32(rows.ids[o], {1, L}), Var(sigma), Var());
+      want.push_back(mean_nll(f.model.logits(no_grad, seg.hidden).value(), rows.ids[o],
+                              rows.option_tokens[o]));
     }
     EXPECT_LT(max_abs_diff(got, want), 1e-5) << "accumulate " << accumulate;
     // The context matters: the options score differently without it.
@@ -134,11 +133,10 @@ TEST(AutoCompressorIcl, PlainEqualsOneCausalSequenceAndNoneEqualsNoDemonstration
   for (size_t o = 0; o < rows.ids.size(); ++o) {
     std::vector<int32_t> seq = ids.plain;
     seq.insert(seq.end(), rows.ids[o].begin(), rows.ids[o].end());
-    const Tensor logits =
-        f.model
-            .forward(no_grad, ForwardArgs::tokens(Tensor::from_i32(
-                                  seq, {1, static_cast<int64_t>(seq.size())})))
-            .value();
+    const Tensor logits = f.model
+                              .forward(no_grad, ForwardArgs::tokens(Tensor::from_i32(
+                                                    seq, {1, static_cast<int64_t>(seq.size())})))
+                              .value();
     want.push_back(mean_nll(logits, rows.ids[o], rows.option_tokens[o]));
   }
   EXPECT_LT(max_abs_diff(got, want), 1e-5);
@@ -146,8 +144,8 @@ TEST(AutoCompressorIcl, PlainEqualsOneCausalSequenceAndNoneEqualsNoDemonstration
   // alone in the cache, the query after it).
   const std::vector<double> none =
       option_nlls(f.model, IclContext{}, icl_rows(f.p, f.tests, 7, false, true, tok512()));
-  const std::vector<double> empty_plain = option_nlls(
-      f.model, plain_context(f.model, {tok512().bos_id()}, options), rows);
+  const std::vector<double> empty_plain =
+      option_nlls(f.model, plain_context(f.model, {tok512().bos_id()}, options), rows);
   EXPECT_LT(max_abs_diff(none, empty_plain), 1e-5);
 }
 
@@ -184,7 +182,8 @@ TEST(AutoCompressorIcl, AccuracyIsTheCalibratedArgminOfThePerOptionNlls) {
       std::vector<int64_t> predicted(tests.label_names.size(), 0);
       for (size_t q = 0; q < s.queries.size(); ++q) {
         std::vector<double> d;
-        for (size_t o2 = 0; o2 < c.nll[q].size(); ++o2) d.push_back(c.nll[q][o2] - c.calibration[o2]);
+        for (size_t o2 = 0; o2 < c.nll[q].size(); ++o2)
+          d.push_back(c.nll[q][o2] - c.calibration[o2]);
         const auto pick = std::min_element(d.begin(), d.end()) - d.begin();
         const auto raw = std::min_element(c.nll[q].begin(), c.nll[q].end()) - c.nll[q].begin();
         correct += pick == tests.labels[s.queries[q]];
@@ -221,8 +220,9 @@ TEST(AutoCompressorIcl, BalancedDrawAlternatesLabelsAndEveryDemonstrationFitsASe
   for (size_t i = 1; i < demos.size(); ++i)
     EXPECT_NE(f.pool.labels[demos[i]], f.pool.labels[demos[i - 1]]);
   for (size_t j : demos)
-    EXPECT_LE(tok512().encode(icl_text(f.p, f.pool, j, false, f.pool.labels[j]) + "\n\n", true,
-                              false).size(),
+    EXPECT_LE(tok512()
+                  .encode(icl_text(f.p, f.pool, j, false, f.pool.labels[j]) + "\n\n", true, false)
+                  .size(),
               static_cast<size_t>(f.o.segment));
   // The same seed draws the same demonstrations, another seed others.
   EXPECT_EQ(draw_demonstrations(f.p, f.pool, tok512(), f.o), demos);
@@ -272,7 +272,9 @@ TEST(AutoCompressorIcl, BadInputIsAOneLineError) {
   f.o.demos = 0;
   EXPECT_EQ(error_of([&] { draw_demonstrations(f.p, f.pool, tok512(), f.o); }),
             "autocompressor: ICL needs at least 1 demonstration, got 0");
-  EXPECT_EQ(error_of([&] { icl_context_ids(f.p, f.pool, {0, 1}, tok512(), 4); }).substr(0, 42),
+  EXPECT_EQ(error_of([&] {
+              icl_context_ids(f.p, f.pool, {0, 1}, tok512(), 4);
+            }).substr(0, 42),
             "autocompressor: demonstration 0 of sst2 ta");
 }
 

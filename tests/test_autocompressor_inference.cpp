@@ -18,9 +18,13 @@ using testing::random_ids;
 
 constexpr int64_t kKappa = 3, kVocab = 48;
 
-LlamaConfig config() { return testing::autocompressor_config(kVocab); }
+LlamaConfig config() {
+  return testing::autocompressor_config(kVocab);
+}
 
-Llama model_with_table(uint32_t seed) { return testing::model_with_table(config(), kKappa, seed); }
+Llama model_with_table(uint32_t seed) {
+  return testing::model_with_table(config(), kKappa, seed);
+}
 
 double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
   EXPECT_EQ(a.size(), b.size());

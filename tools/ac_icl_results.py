@@ -23,6 +23,13 @@ from ac_results import condition, evaluated_runs, order_key
 READS = {"compressed": "σ", "plain": "plain text", "none": "none"}
 
 
+def most_given(task, c):
+    """(label, share of the queries) of the calibrated prediction made most often."""
+    counts = c["predicted"]
+    top = max(range(len(counts)), key=lambda o: counts[o])
+    return task["options"][top], counts[top] / task["queries"]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True, type=pathlib.Path)
@@ -50,10 +57,10 @@ def main():
                                  "or queries than the first run")
 
     md = ("| model | step | demonstrations | "
-          + " | ".join(f"{t} acc | {t} uncal. | {t} reads" for t in tasks)
-          + "\n|---|---:|---|" + "---:|---:|---:|" * len(tasks) + "\n")
+          + " | ".join(f"{t} acc | {t} uncal. | {t} most given answer | {t} reads" for t in tasks)
+          + "\n|---|---:|---|" + "---:|---:|---|---:|" * len(tasks) + "\n")
     csv = ("run,model,step,demonstrations,task,k,accuracy,std_error,accuracy_uncalibrated,n,"
-           "memory_vectors,context_tokens,seconds_per_query\n")
+           "top_answer,top_answer_share,memory_vectors,context_tokens,seconds_per_query\n")
     for r in rows:
         conds = [c["condition"] for c in r["tasks"][tasks[0]]["conditions"]]
         for cond in conds:
@@ -63,17 +70,18 @@ def main():
                 c = next(x for x in task["conditions"] if x["condition"] == cond)
                 reads = {"compressed": f"{c['memory_vectors']} vectors",
                          "plain": f"{c['memory_vectors']} tokens", "none": "0"}[cond]
+                top, share = most_given(task, c)
                 cells.append(f"{c['accuracy']:.3f} ± {c['std_error']:.3f} | "
-                             f"{c['accuracy_uncalibrated']:.3f} | {reads}")
+                             f"{c['accuracy_uncalibrated']:.3f} | {top} {share:.2f} | {reads}")
                 csv += (f"{r['run']},{r['name']},{r['step']},{cond},{t},{task['k']},"
                         f"{c['accuracy']:.5f},{c['std_error']:.5f},"
-                        f"{c['accuracy_uncalibrated']:.5f},{task['queries']},"
+                        f"{c['accuracy_uncalibrated']:.5f},{task['queries']},{top},{share:.4f},"
                         f"{c['memory_vectors']},{c['context_tokens']:.0f},"
                         f"{c['seconds_per_query']:.5f}\n")
             md += f"| {r['name']} | {r['step']} | {READS[cond]} | " + " | ".join(cells) + " |\n"
     first = rows[0]["tasks"]
     md += ("| majority class | | | "
-           + " | ".join(f"{first[t]['majority']:.3f} | | " for t in tasks) + " |\n")
+           + " | ".join(f"{first[t]['majority']:.3f} | | | " for t in tasks) + " |\n")
     j0 = rows[0]["j"]
     md += ("\n" + "; ".join(
         f"{t}: k = {first[t]['k']} demonstrations ({first[t]['demo_tokens']} tokens in plain "
@@ -83,7 +91,9 @@ def main():
         + f". Every run reads the same demonstrations and queries (seed {j0['seed']}). "
         "acc: the option of the lowest mean NLL of its tokens minus its calibration NLL (the "
         "same option after the same context with the query's input replaced by \"N/A\"), "
-        "± one standard error; uncal.: the lowest mean NLL alone. Reads: the σ vectors or "
+        "± one standard error; uncal.: the lowest mean NLL alone. Most given answer: the "
+        "label the calibrated prediction picks most, and the share of queries it gets (a "
+        "model that gives one answer whatever the query scores that label's share). Reads: the σ vectors or "
         "plain-text tokens the answer attends to, per layer.\n")
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "icl.md").write_text(f"# {a.title}\n\n" + md)

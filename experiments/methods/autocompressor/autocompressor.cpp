@@ -135,9 +135,9 @@ class AutoCompressor : public methods::Method {
         "last_segment: windows scored together")(
         opt("icl_demos").c_str(), po::value(&o_.icl_demos)->default_value(o_.icl_demos),
         "icl: demonstrations (k) of a set that names none, compressed in segments of at most "
-        "eval_segment tokens")(
-        opt("icl_queries").c_str(), po::value(&o_.icl_queries)->default_value(o_.icl_queries),
-        "icl: queries scored per set (a seeded draw; 0: all)")(
+        "eval_segment tokens")(opt("icl_queries").c_str(),
+                               po::value(&o_.icl_queries)->default_value(o_.icl_queries),
+                               "icl: queries scored per set (a seeded draw; 0: all)")(
         opt("icl_seed").c_str(), po::value(&o_.icl_seed)->default_value(o_.icl_seed),
         "icl: seed of the demonstration and query draws");
   }
@@ -330,9 +330,8 @@ class AutoCompressor : public methods::Method {
       auto read = [&](const std::string& path) {
         return data::read_icl_dataset(data::TokenDataset::open(path, *tok_));
       };
-      const int64_t k = parts.size() == 3
-                            ? cli::parse_int_list("data.icl", parts[2], 1).at(0)
-                            : o_.icl_demos;
+      const int64_t k =
+          parts.size() == 3 ? cli::parse_int_list("data.icl", parts[2], 1).at(0) : o_.icl_demos;
       IclSet set{read(parts[0]), read(parts[1]), k};
       if (set.pool.task != set.tests.task)
         fail(n, ": --data.icl '", arg, "' pairs demonstrations of ", set.pool.task,
@@ -356,9 +355,9 @@ class AutoCompressor : public methods::Method {
       o.demos = set.demos;
       scores.push_back(score_icl_task(model, table, *tok_, set.pool, set.tests, o));
     }
-    const IclReport r = report_icl(
-        scores, o, {name_, o_.mode, rule_.summarize ? o_.kappa : 0, o_.accumulate, step},
-        model.config());
+    const IclReport r =
+        report_icl(scores, o, {name_, o_.mode, rule_.summarize ? o_.kappa : 0, o_.accumulate, step},
+                   model.config());
     fs::create_directories(run_dir + "/eval");
     write_file_atomically(icl_summary_path(run_dir, step), r.summary.dump(2) + "\n");
     for (const exp::ResultRecord& rec : r.records) exp::append_result(run_dir, rec);

@@ -90,8 +90,8 @@ std::vector<size_t> draw_demonstrations(const IclPrompt& p, const data::IclExamp
   }
   if (order.size() < k)
     fail("autocompressor: only ", order.size(), " examples of the ", pool.task,
-         " demonstration pool fit a segment of ", o.segment, " tokens", p.balanced ? " (balanced)" : "",
-         ", ", k, " demonstrations asked");
+         " demonstration pool fit a segment of ", o.segment, " tokens",
+         p.balanced ? " (balanced)" : "", ", ", k, " demonstrations asked");
   const size_t start = p.balanced ? g() % (order.size() - k + 1) : 0;
   return {order.begin() + static_cast<std::ptrdiff_t>(start),
           order.begin() + static_cast<std::ptrdiff_t>(start + k)};
@@ -164,8 +164,8 @@ IclRows icl_rows(const IclPrompt& p, const data::IclExamples& ex, size_t i, bool
   const size_t asked = tok.encode(icl_text(p, ex, i, na, -1), bos, false).size();
   IclRows rows;
   for (size_t o = 0; o < ex.label_names.size(); ++o) {
-    std::vector<int32_t> ids = tok.encode(icl_text(p, ex, i, na, static_cast<int64_t>(o)), bos,
-                                          false);
+    std::vector<int32_t> ids =
+        tok.encode(icl_text(p, ex, i, na, static_cast<int64_t>(o)), bos, false);
     const int64_t n = static_cast<int64_t>(ids.size()) - static_cast<int64_t>(asked);
     if (n < 1)
       fail("autocompressor: option '", ex.label_names[o], "' of ", ex.task, " example ", i,
@@ -180,10 +180,11 @@ std::vector<double> option_nlls(const Llama& model, const IclContext& ctx, const
   const auto B = static_cast<int64_t>(rows.ids.size());
   if (ctx.length > 0 && ctx.kv.at(0).k.dim(0) != B)
     fail("autocompressor: a context of ", ctx.kv[0].k.dim(0), " rows for ", B, " options");
-  const eval::PromptBatch batch = eval::causal_batch(
-      rows.ids, ctx.length > 0 ? std::vector<int64_t>(static_cast<size_t>(B), ctx.length)
-                               : std::vector<int64_t>{},
-      kPad, model.device());
+  const eval::PromptBatch batch =
+      eval::causal_batch(rows.ids,
+                         ctx.length > 0 ? std::vector<int64_t>(static_cast<size_t>(B), ctx.length)
+                                        : std::vector<int64_t>{},
+                         kPad, model.device());
   const int64_t T = batch.ids.dim(1);
   // Left-padded rows: row b's token t sits at column T - L_b + t.
   std::vector<int32_t> targets(static_cast<size_t>(B * T), kIgnoreIndex);
@@ -233,9 +234,9 @@ double IclTaskScore::accuracy(const IclConditionScore& c) const {
 }
 
 double IclTaskScore::accuracy_uncalibrated(const IclConditionScore& c) const {
-  return queries.empty() ? std::nan("")
-                         : static_cast<double>(c.correct_uncalibrated) /
-                               static_cast<double>(queries.size());
+  return queries.empty()
+             ? std::nan("")
+             : static_cast<double>(c.correct_uncalibrated) / static_cast<double>(queries.size());
 }
 
 double IclTaskScore::std_error(const IclConditionScore& c) const {
@@ -268,9 +269,9 @@ IclTaskScore score_icl_task(const Llama& model, const Tensor& table, const data:
   };
   std::vector<Condition> conditions;
   if (table.defined())
-    conditions.push_back(
-        {"compressed", compressed_context(model, table, ids.segments, o.accumulate, options),
-         false});
+    conditions.push_back({"compressed",
+                          compressed_context(model, table, ids.segments, o.accumulate, options),
+                          false});
   conditions.push_back({"plain", plain_context(model, ids.plain, options), false});
   conditions.push_back({"none", IclContext{}, true});
 
@@ -307,8 +308,8 @@ IclTaskScore score_icl_task(const Llama& model, const Tensor& table, const data:
     s.predicted.assign(static_cast<size_t>(options), 0);
     // "N/A" in place of the input: the same rows for every query, so scored once.
     s.calibration = option_nlls(model, c.ctx, icl_rows(p, tests, 0, true, c.bos, tok));
-    Progress progress("icl " + tests.task + " " + c.name, static_cast<int64_t>(score.queries.size()),
-                      "queries");
+    Progress progress("icl " + tests.task + " " + c.name,
+                      static_cast<int64_t>(score.queries.size()), "queries");
     const auto start = std::chrono::steady_clock::now();
     for (size_t i : score.queries) {
       s.nll.push_back(option_nlls(model, c.ctx, icl_rows(p, tests, i, false, c.bos, tok)));

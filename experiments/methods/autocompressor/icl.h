@@ -90,8 +90,8 @@ std::vector<double> option_nlls(const Llama& model, const IclContext& ctx, const
 int64_t icl_predict(const std::vector<double>& nll, const std::vector<double>& calibration);
 
 struct IclConditionScore {
-  std::string condition;             // compressed | plain | none
-  std::vector<double> calibration;   // per option
+  std::string condition;                 // compressed | plain | none
+  std::vector<double> calibration;       // per option
   std::vector<std::vector<double>> nll;  // [query][option]
   int64_t correct = 0, correct_uncalibrated = 0;
   // Per option, the queries whose (calibrated) prediction it was: a model that answers
@@ -103,13 +103,13 @@ struct IclConditionScore {
 
 struct IclTaskScore {
   std::string task;
-  std::vector<std::string> options;    // the label names, in option order
-  std::vector<size_t> demos;           // pool indices
-  std::vector<int64_t> segment_tokens; // the compressed segments' lengths
-  int64_t demo_tokens = 0;             // the plain context's, BOS included
-  std::vector<size_t> queries;         // test indices scored
-  int64_t skipped = 0;  // drawn queries left out: a row would pass the model's positions
-  int64_t majority = 0; // scored queries of the most frequent gold label
+  std::vector<std::string> options;     // the label names, in option order
+  std::vector<size_t> demos;            // pool indices
+  std::vector<int64_t> segment_tokens;  // the compressed segments' lengths
+  int64_t demo_tokens = 0;              // the plain context's, BOS included
+  std::vector<size_t> queries;          // test indices scored
+  int64_t skipped = 0;   // drawn queries left out: a row would pass the model's positions
+  int64_t majority = 0;  // scored queries of the most frequent gold label
   std::vector<IclConditionScore> conditions;  // compressed (with a table), plain, none
   double accuracy(const IclConditionScore& c) const;
   double accuracy_uncalibrated(const IclConditionScore& c) const;

@@ -145,9 +145,14 @@ IclReport report_icl(const std::vector<IclTaskScore>& tasks, const IclOptions& o
                       {"majority", majority},
                       {"conditions", conditions}});
   }
-  r.summary = {{"step", run.step},       {"method", run.method}, {"mode", run.mode},
-               {"kappa", run.kappa},     {"accumulate", run.accumulate},
-               {"queries_asked", o.queries}, {"segment", o.segment}, {"seed", o.seed},
+  r.summary = {{"step", run.step},
+               {"method", run.method},
+               {"mode", run.mode},
+               {"kappa", run.kappa},
+               {"accumulate", run.accumulate},
+               {"queries_asked", o.queries},
+               {"segment", o.segment},
+               {"seed", o.seed},
                {"tasks", scored}};
   return r;
 }

@@ -56,7 +56,9 @@ struct Options {
   float lora_alpha = 16;
   std::string eval_contexts = "128,256,512";
   int64_t eval_target = 128, eval_segment = 128, eval_windows = 32, eval_batch = 8;
-  std::vector<std::string> icl;  // "DEMOS.h5,QUERIES.h5[,K]" per classification set
+  // "DEMOS.h5,QUERIES.h5[,K]" per classification set, ';' between sets (one string, as
+  // a run's resolved config writes it)
+  std::string icl;
   int64_t icl_demos = 8, icl_queries = 500, icl_seed = 1;
 };
 
@@ -65,6 +67,18 @@ struct IclSet {
   data::IclExamples pool, tests;
   int64_t demos = 0;  // k
 };
+
+// The pieces of `text` between the `sep`s.
+std::vector<std::string> split(const std::string& text, char sep) {
+  std::vector<std::string> out(1);
+  for (char c : text) {
+    if (c == sep)
+      out.emplace_back();
+    else
+      out.back().push_back(c);
+  }
+  return out;
+}
 
 std::shared_ptr<data::TokenDataset> open_documents(const std::string& path,
                                                    const data::Tokenizer& tok) {
@@ -99,10 +113,10 @@ class AutoCompressor : public methods::Method {
         "data.tokenizer", po::value(&o_.tokenizer)->required(), "SentencePiece .model")(
         "data.valid", po::value(&o_.valid)->default_value(""),
         "held-out documents .h5 the last_segment task scores")(
-        "data.icl", po::value(&o_.icl)->multitoken()->composing(),
-        "the icl task's classification sets (condense data icl), each DEMOS.h5,QUERIES.h5[,K]: "
-        "K demonstrations (default: icl_demos) drawn from the first, the second's examples "
-        "answered")(
+        "data.icl", po::value(&o_.icl)->default_value(""),
+        "the icl task's classification sets (condense data icl), DEMOS.h5,QUERIES.h5[,K] "
+        "each, ';' between sets: K demonstrations (default: icl_demos) drawn from the first, "
+        "the second's examples answered")(
         opt("mode").c_str(), po::value(&o_.mode)->default_value(o_.mode),
         "compress (summary vectors) | full_attention (the reference: one plain segment)")(
         opt("kappa").c_str(), po::value(&o_.kappa)->default_value(o_.kappa),
@@ -317,14 +331,9 @@ class AutoCompressor : public methods::Method {
     if (o_.icl_queries < 0)
       fail(n, ": --", n, ".icl_queries must be 0 (all) or more, got ", o_.icl_queries);
     icl_sets_.clear();
-    for (const std::string& arg : o_.icl) {
-      std::vector<std::string> parts(1);
-      for (char c : arg) {
-        if (c == ',')
-          parts.emplace_back();
-        else
-          parts.back().push_back(c);
-      }
+    if (o_.icl.empty()) return;
+    for (const std::string& arg : split(o_.icl, ';')) {
+      const std::vector<std::string> parts = split(arg, ',');
       if (parts.size() < 2 || parts.size() > 3 || parts[0].empty() || parts[1].empty())
         fail(n, ": --data.icl expects DEMOS.h5,QUERIES.h5[,K], got '", arg, "'");
       auto read = [&](const std::string& path) {

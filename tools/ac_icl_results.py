@@ -58,7 +58,7 @@ def main():
 
     md = ("| model | step | demonstrations | "
           + " | ".join(f"{t} acc | {t} uncal. | {t} most given answer | {t} reads" for t in tasks)
-          + "\n|---|---:|---|" + "---:|---:|---|---:|" * len(tasks) + "\n")
+          + " |\n|---|---:|---|" + "---:|---:|---|---:|" * len(tasks) + "\n")
     csv = ("run,model,step,demonstrations,task,k,accuracy,std_error,accuracy_uncalibrated,n,"
            "top_answer,top_answer_share,memory_vectors,context_tokens,seconds_per_query\n")
     for r in rows:

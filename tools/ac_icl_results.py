@@ -30,6 +30,16 @@ def most_given(task, c):
     return task["options"][top], counts[top] / task["queries"]
 
 
+def answer_mix_chance(task, c):
+    """What the condition's mix of answers scores if it ignores the query: the sum over
+    labels of the share predicted times the share of gold labels (None when the
+    evaluation did not record the gold counts)."""
+    if "gold" not in task:
+        return None
+    n = task["queries"]
+    return sum(p * g for p, g in zip(c["predicted"], task["gold"])) / (n * n)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True, type=pathlib.Path)
@@ -56,11 +66,16 @@ def main():
                 raise SystemExit(f"ac_icl_results: run {r['run']} drew other {t} demonstrations "
                                  "or queries than the first run")
 
+    # The answer-mix column where every evaluation recorded its gold counts.
+    with_mix = all("gold" in r["tasks"][t] for r in rows for t in tasks)
+    mix_head = ["answer-mix chance"] if with_mix else []
     md = ("| model | step | demonstrations | "
-          + " | ".join(f"{t} acc | {t} uncal. | {t} most given answer | {t} reads" for t in tasks)
-          + " |\n|---|---:|---|" + "---:|---:|---|---:|" * len(tasks) + "\n")
+          + " | ".join(" | ".join(f"{t} {h}" for h in ["acc", "uncal.", "most given answer"]
+                                  + mix_head + ["reads"]) for t in tasks)
+          + " |\n|---|---:|---|" + ("---:|---:|---|" + "---:|" * len(mix_head) + "---:|")
+          * len(tasks) + "\n")
     csv = ("run,model,step,demonstrations,task,k,accuracy,std_error,accuracy_uncalibrated,n,"
-           "top_answer,top_answer_share,memory_vectors,context_tokens,seconds_per_query\n")
+           "top_answer,top_answer_share,answer_mix_chance,memory_vectors,context_tokens,seconds_per_query\n")
     for r in rows:
         conds = [c["condition"] for c in r["tasks"][tasks[0]]["conditions"]]
         for cond in conds:
@@ -71,17 +86,21 @@ def main():
                 reads = {"compressed": f"{c['memory_vectors']} vectors",
                          "plain": f"{c['memory_vectors']} tokens", "none": "0"}[cond]
                 top, share = most_given(task, c)
+                mix = answer_mix_chance(task, c)
+                mix = "" if mix is None else f"{mix:.3f}"
                 cells.append(f"{c['accuracy']:.3f} ± {c['std_error']:.3f} | "
-                             f"{c['accuracy_uncalibrated']:.3f} | {top} {share:.2f} | {reads}")
+                             f"{c['accuracy_uncalibrated']:.3f} | {top} {share:.2f} | "
+                             + (f"{mix} | " if with_mix else "") + reads)
                 csv += (f"{r['run']},{r['name']},{r['step']},{cond},{t},{task['k']},"
                         f"{c['accuracy']:.5f},{c['std_error']:.5f},"
-                        f"{c['accuracy_uncalibrated']:.5f},{task['queries']},{top},{share:.4f},"
+                        f"{c['accuracy_uncalibrated']:.5f},{task['queries']},{top},{share:.4f},{mix},"
                         f"{c['memory_vectors']},{c['context_tokens']:.0f},"
                         f"{c['seconds_per_query']:.5f}\n")
             md += f"| {r['name']} | {r['step']} | {READS[cond]} | " + " | ".join(cells) + " |\n"
     first = rows[0]["tasks"]
     md += ("| majority class | | | "
-           + " | ".join(f"{first[t]['majority']:.3f} | | | " for t in tasks) + " |\n")
+           + " | ".join(f"{first[t]['majority']:.3f} | | | " + ("| " if with_mix else "")
+                        for t in tasks) + " |\n")
     j0 = rows[0]["j"]
     md += ("\n" + "; ".join(
         f"{t}: k = {first[t]['k']} demonstrations ({first[t]['demo_tokens']} tokens in plain "
@@ -93,7 +112,11 @@ def main():
         "same option after the same context with the query's input replaced by \"N/A\"), "
         "± one standard error; uncal.: the lowest mean NLL alone. Most given answer: the "
         "label the calibrated prediction picks most, and the share of queries it gets (a "
-        "model that gives one answer whatever the query scores that label's share). Reads: the σ vectors or "
+        "model that gives one answer whatever the query scores that label's share). "
+        + ("Answer-mix chance: what that mix of answers scores if it ignores the query (Σ "
+           "over labels of the share predicted × the share of gold labels); accuracy above "
+           "it is what the model reads in the query. " if with_mix else "")
+        + "Reads: the σ vectors or "
         "plain-text tokens the answer attends to, per layer.\n")
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "icl.md").write_text(f"# {a.title}\n\n" + md)

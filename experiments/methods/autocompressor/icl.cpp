@@ -297,9 +297,9 @@ IclTaskScore score_icl_task(const Llama& model, const Tensor& table, const data:
     fail("autocompressor: no ", tests.task, " query fits the model's ", model.config().max_seq_len,
          " positions after ", longest, " context positions");
 
-  std::map<int32_t, int64_t> golds;
-  for (size_t i : score.queries) ++golds[tests.labels[i]];
-  for (const auto& [label, count] : golds) score.majority = std::max(score.majority, count);
+  score.gold.assign(static_cast<size_t>(options), 0);
+  for (size_t i : score.queries) ++score.gold[static_cast<size_t>(tests.labels[i])];
+  score.majority = *std::max_element(score.gold.begin(), score.gold.end());
 
   for (const Condition& c : conditions) {
     IclConditionScore s;

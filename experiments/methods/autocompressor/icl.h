@@ -108,8 +108,9 @@ struct IclTaskScore {
   std::vector<int64_t> segment_tokens;  // the compressed segments' lengths
   int64_t demo_tokens = 0;              // the plain context's, BOS included
   std::vector<size_t> queries;          // test indices scored
-  int64_t skipped = 0;   // drawn queries left out: a row would pass the model's positions
-  int64_t majority = 0;  // scored queries of the most frequent gold label
+  int64_t skipped = 0;        // drawn queries left out: a row would pass the model's positions
+  std::vector<int64_t> gold;  // per option, the scored queries whose gold label it is
+  int64_t majority = 0;       // scored queries of the most frequent gold label
   std::vector<IclConditionScore> conditions;  // compressed (with a table), plain, none
   double accuracy(const IclConditionScore& c) const;
   double accuracy_uncalibrated(const IclConditionScore& c) const;

@@ -137,6 +137,7 @@ IclReport report_icl(const std::vector<IclTaskScore>& tasks, const IclOptions& o
     scored.push_back({{"task", t.task},
                       {"k", t.demos.size()},
                       {"options", t.options},
+                      {"gold", t.gold},
                       {"demonstrations", t.demos},
                       {"segment_tokens", t.segment_tokens},
                       {"demo_tokens", t.demo_tokens},

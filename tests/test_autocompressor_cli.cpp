@@ -1,9 +1,10 @@
 // AutoCompressor and RMT through the `condense` binary: the smoke configs train from
 // stories260K on a book sample (summary table starting at the EOS embedding, then
 // trained) and end with the last_segment task on a held-out book, which `condense
-// eval` reproduces (and whose icl task writes its summary and result records); `sweep` tabulates a
-// grid and skips finished runs, and tools/ac_results.py builds the results table from it; `bench`
-// reports its rows; bad input is a one-line error that writes nothing.
+// eval` reproduces (its icl task writes a summary and result records); `sweep`
+// tabulates a grid and skips finished runs, and tools/ac_results.py builds the results
+// table from it; `bench` reports its rows; bad input is a one-line error that writes
+// nothing.
 #include <gtest/gtest.h>
 
 #include <algorithm>

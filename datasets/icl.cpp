@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/h5.h"
 #include "datasets/records.h"
 #include "datasets/text_file.h"
 #include "datasets/tokenizer.h"
@@ -182,44 +183,80 @@ const std::vector<std::string>& icl_tasks() {
   return tasks;
 }
 
-IclExamples read_icl(const std::string& task, const std::vector<std::string>& inputs) {
+IclExamples icl_schema(const std::string& task) {
   IclExamples ex;
   ex.task = task;
   if (task == "sst2") {
-    expect_inputs(task, inputs, 1);
     ex.fields = {"sentence"};
     ex.label_names = {"negative", "positive"};
-    read_tsv(inputs[0], /*header=*/true, {"0", "1"}, ex);
   } else if (task == "agnews") {
-    expect_inputs(task, inputs, 1);
     ex.fields = {"text"};
     ex.label_names = {"World", "Sports", "Business", "Sci/Tech"};
-    read_tsv(inputs[0], /*header=*/false, ex.label_names, ex);
   } else if (task == "trec") {
-    expect_inputs(task, inputs, 1);
     ex.fields = {"question"};
     ex.label_names = {"ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"};
-    read_trec(inputs[0], ex);
   } else if (task == "mr") {
-    expect_inputs(task, inputs, 2);
     ex.fields = {"sentence"};
     ex.label_names = {"negative", "positive"};
-    read_line_files(inputs, ex);
   } else if (task == "subj") {
-    expect_inputs(task, inputs, 2);
     ex.fields = {"sentence"};
     ex.label_names = {"objective", "subjective"};
-    read_line_files(inputs, ex);
   } else if (task == "rte") {
-    expect_inputs(task, inputs, 1);
     ex.fields = {"premise", "hypothesis"};
     ex.label_names = {"entailment", "not_entailment"};
-    read_rte(inputs[0], ex);
   } else {
     std::string known;
     for (const std::string& t : icl_tasks()) known += (known.empty() ? "" : ", ") + t;
     fail("data icl: unknown task '", task, "' (known: ", known, ")");
   }
+  return ex;
+}
+
+IclExamples read_icl(const std::string& task, const std::vector<std::string>& inputs) {
+  IclExamples ex = icl_schema(task);
+  if (task == "sst2") {
+    expect_inputs(task, inputs, 1);
+    read_tsv(inputs[0], /*header=*/true, {"0", "1"}, ex);
+  } else if (task == "agnews") {
+    expect_inputs(task, inputs, 1);
+    read_tsv(inputs[0], /*header=*/false, ex.label_names, ex);
+  } else if (task == "trec") {
+    expect_inputs(task, inputs, 1);
+    read_trec(inputs[0], ex);
+  } else if (task == "mr" || task == "subj") {
+    expect_inputs(task, inputs, 2);
+    read_line_files(inputs, ex);
+  } else {  // rte
+    expect_inputs(task, inputs, 1);
+    read_rte(inputs[0], ex);
+  }
+  return ex;
+}
+
+IclExamples read_icl_dataset(const TokenDataset& set) {
+  const std::string& path = set.path();
+  if (set.info().kind != "icl")
+    fail(path, ": a ", set.info().kind, " dataset, not a classification set (condense data icl)");
+  const std::string task = set.attr("task");
+  IclExamples ex = icl_schema(task);
+  if (set.attr("label_names") != nlohmann::json(ex.label_names).dump())
+    fail(path, ": label_names ", set.attr("label_names"), " are not task ", task, "'s");
+  ex.labels = set.int32s("/labels");
+  const auto n = static_cast<size_t>(set.size());
+  std::vector<std::vector<std::string>> columns;
+  for (const std::string& f : ex.fields) columns.push_back(set.texts(f));
+  for (const std::vector<std::string>& c : columns)
+    if (c.size() != n) fail(path, ": a text field does not have its ", n, " records");
+  if (ex.labels.size() != n) fail(path, ": /labels does not have its ", n, " records");
+  for (size_t i = 0; i < n; ++i) {
+    if (ex.labels[i] < 0 || static_cast<size_t>(ex.labels[i]) >= ex.label_names.size())
+      fail(path, ": record ", i, " has label ", ex.labels[i], ", not one of task ", task, "'s");
+    std::vector<std::string> values;
+    for (const std::vector<std::string>& c : columns) values.push_back(c[i]);
+    ex.values.push_back(std::move(values));
+  }
+  if (h5::File(path, h5::File::Mode::read).exists("/text/fine_label"))
+    ex.fine_labels = set.texts("fine_label");
   return ex;
 }
 

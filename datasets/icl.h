@@ -28,6 +28,9 @@ struct IclExamples {
 //   rte     one PASCAL RTE XML file (<pair entailment="YES|NO"> or value="TRUE|FALSE")
 const std::vector<std::string>& icl_tasks();
 
+// The task's fields and label names (no examples); an unknown task is an error.
+IclExamples icl_schema(const std::string& task);
+
 // A malformed line (missing field, unknown label) is an error naming file:line.
 IclExamples read_icl(const std::string& task, const std::vector<std::string>& inputs);
 
@@ -36,5 +39,10 @@ IclExamples read_icl(const std::string& task, const std::vector<std::string>& in
 // attributes task and label_names (a JSON array).
 TokenDatasetContents icl_dataset(const IclExamples& examples, const Tokenizer& tokenizer,
                                  const std::string& label);
+
+// The examples back from such a dataset (its texts, labels and fine labels): what
+// read_icl gave. Throws (one line, naming the file) for another kind of dataset, label
+// names that are not the task's, or fields of another length.
+IclExamples read_icl_dataset(const TokenDataset& set);
 
 }  // namespace condense::data

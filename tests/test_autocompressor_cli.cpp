@@ -1,11 +1,13 @@
 // AutoCompressor and RMT through the `condense` binary: the smoke configs train from
 // stories260K on a book sample (summary table starting at the EOS embedding, then
 // trained) and end with the last_segment task on a held-out book, which `condense
-// eval` reproduces; `sweep` tabulates a grid and skips finished runs, and
-// tools/ac_results.py builds the results table from it; `bench` reports its rows; bad
-// input is a one-line error that writes nothing.
+// eval` reproduces (its icl task writes a summary and result records); `sweep`
+// tabulates a grid and skips finished runs, and tools/ac_results.py builds the results
+// table from it; `bench` reports its rows; bad input is a one-line error that writes
+// nothing.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -107,6 +109,46 @@ TEST_F(AutoCompressorCli, SmokeConfigTrainsTheSummaryTableAndScoresTheLastSegmen
       dir_->path());
   ASSERT_EQ(e.exit_code, 0) << e.err;
   EXPECT_EQ(e.out, r.err.substr(at, r.err.find('\n', at) - at) + "\n");
+
+  // The icl task on the same run: an SST-2 sample as `condense data icl` writes it, its
+  // three conditions each a result record (calibrated and not) beside the summary.
+  const std::string sst2 = dir_->file("sst2.h5");
+  ASSERT_EQ(run_condense({"data", "icl", "--task", "sst2", "--input",
+                          source_path("tests/data/datasets/icl/sst2/test.tsv"), "--tokenizer",
+                          tokenizer(), "--out", sst2},
+                         dir_->path())
+                .exit_code,
+            0);
+  const std::vector<std::string> icl = {"eval",
+                                        "--method",
+                                        "autocompressor",
+                                        "--task",
+                                        "icl",
+                                        "--run.dir",
+                                        run,
+                                        "--data.train",
+                                        train(),
+                                        "--data.tokenizer",
+                                        tokenizer(),
+                                        "--autocompressor.icl_queries",
+                                        "10"};
+  const auto i = run_condense(with(icl, {"--data.icl", sst2 + "," + sst2 + ",3"}), dir_->path());
+  ASSERT_EQ(i.exit_code, 0) << i.err;
+  EXPECT_EQ(i.out.rfind("icl: sst2 compressed ", 0), 0u) << i.out;
+  const auto ij = nlohmann::json::parse(slurp(run + "/eval/icl-20.json"));
+  ASSERT_EQ(ij["tasks"].size(), 1u);
+  EXPECT_EQ(ij["tasks"][0]["k"].get<int64_t>(), 3);
+  EXPECT_EQ(ij["tasks"][0]["queries"].get<int64_t>(), 10);
+  EXPECT_EQ(ij["tasks"][0]["conditions"].size(), 3u);
+  const std::string records = slurp(run + "/results.jsonl");
+  for (const char* condition : {"compressed", "plain", "none"})
+    EXPECT_NE(records.find(std::string("\"condition\":\"") + condition + "\""), std::string::npos)
+        << records;
+  EXPECT_EQ(std::count(records.begin(), records.end(), '\n'), 6);
+  // A set without its queries is a one-line error.
+  expect_one_line_error(
+      run_condense(with(icl, {"--data.icl", sst2}), dir_->path()),
+      "autocompressor: --data.icl expects DEMOS.h5,QUERIES.h5[,K], got '" + sst2 + "'");
 }
 
 TEST_F(AutoCompressorCli, TheSummaryTableStartsAsTheEosEmbeddingAndTrains) {
@@ -220,8 +262,7 @@ TEST_F(AutoCompressorCli, SweepTrainsEvaluatesTabulatesAndSkipsFinishedRuns) {
   const CommandResult t = run_shell(tool + shell_quote(sweep), dir_->path());
   ASSERT_EQ(t.exit_code, 0) << t.err;
   const std::string results = slurp(out + "/results.md");
-  const auto j =
-      nlohmann::json::parse(slurp(sweep + "/compress-2-false/eval/last_segment-2.json"));
+  const auto j = nlohmann::json::parse(slurp(sweep + "/compress-2-false/eval/last_segment-2.json"));
   char row[160];
   std::snprintf(row, sizeof row, "| RMT κ=2 | 2 | %.3f | %.3f | 2 | %.3f | %.3f |",
                 j["contexts"][0]["ppl_compressed"].get<double>(),
@@ -290,11 +331,10 @@ TEST_F(AutoCompressorCli, BadInputIsAOneLineErrorThatWritesNothing) {
 // token), accumulated (AutoCompressor) and replaced (RMT).
 TEST_F(AutoCompressorCli, BenchReportsCompressionAndBothAnswersPerContext) {
   const std::vector<std::string> tiny = {
-      "--model.dim",           "64", "--model.n_layers",      "2", "--model.n_heads", "4",
-      "--model.n_kv_heads",    "4",  "--model.ffn_dim",       "172",
-      "--model.vocab_size",    "512", "--bench.segment",       "32",
-      "--bench.prompt_tokens", "4",  "--bench.answer_tokens", "4",
-      "--bench.repeats",       "1"};
+      "--model.dim",        "64", "--model.n_layers",      "2",   "--model.n_heads",       "4",
+      "--model.n_kv_heads", "4",  "--model.ffn_dim",       "172", "--model.vocab_size",    "512",
+      "--bench.segment",    "32", "--bench.prompt_tokens", "4",   "--bench.answer_tokens", "4",
+      "--bench.repeats",    "1"};
   auto r = run_condense(with(with({"bench", "--method", "autocompressor"}, tiny),
                              {"--autocompressor.kappa", "4", "--bench.contexts", "64,96"}),
                         dir_->path());

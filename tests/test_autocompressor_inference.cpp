@@ -9,36 +9,21 @@
 #include "core/ops.h"
 #include "experiments/methods/autocompressor/generate.h"
 #include "experiments/methods/autocompressor/summary_passes.h"
-#include "tests/model_test_util.h"
+#include "tests/autocompressor_test_util.h"
 
 namespace condense::autocompressor {
 namespace {
 
-using testing::randn;
 using testing::random_ids;
 
 constexpr int64_t kKappa = 3, kVocab = 48;
 
 LlamaConfig config() {
-  LlamaConfig c = testing::small_config(3);
-  c.dim = 32;
-  c.n_heads = 4;
-  c.n_kv_heads = 2;
-  c.ffn_dim = 48;
-  return c;
+  return testing::autocompressor_config(kVocab);
 }
 
-// Random weights at a scale where the tokens a model prefers depend on its input.
 Llama model_with_table(uint32_t seed) {
-  Llama m(config(), seed);
-  uint32_t s = seed * 100;
-  for (Param& p : m.params())
-    if (p.var.value().ndim() == 2) p.var.set_value(randn(p.var.shape(), ++s, 0.3f));
-  ParamSpec table;
-  table.name = kTableName;
-  table.value = randn({kKappa, config().dim}, ++s);
-  m.add_param(table);
-  return m;
+  return testing::model_with_table(config(), kKappa, seed);
 }
 
 double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {

@@ -128,21 +128,30 @@ def svg_plot(rows, none, budgets, title, value="ppl", ylabel="last-segment perpl
     return "\n".join(out) + "\n"
 
 
+def evaluated_runs(dirs, task, dest):
+    """(run, its name, its newest eval/<task>-*.json parsed, its config) for every run
+    under `dirs`, each copied into dest/<name> (config, metrics, that evaluation); a name
+    taken twice gets its parent's in front."""
+    out, taken = [], set()
+    for run in find_runs(dirs, task):
+        ev = newest_eval(run, task)
+        name = run.name if run.name not in taken else f"{run.parent.name}-{run.name}"
+        taken.add(name)
+        copy_run(run, ev, dest / name)
+        out.append((run, name, json.loads(ev.read_text()), config(run)))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True, type=pathlib.Path)
     ap.add_argument("--title", default="AutoCompressor and RMT: last-segment perplexity")
     ap.add_argument("dirs", nargs="+")
     a = ap.parse_args()
-    rows, taken = [], set()
-    for run in find_runs(a.dirs, "last_segment"):
-        ev = newest_eval(run, "last_segment")
-        j = json.loads(ev.read_text())
-        name = run.name if run.name not in taken else f"{run.parent.name}-{run.name}"
-        taken.add(name)
+    rows = []
+    for run, name, j, cfg in evaluated_runs(a.dirs, "last_segment", a.out / "runs"):
         by = {c["context"]: c for c in j["contexts"]}
         compressed = j["mode"] == "compress"
-        cfg = config(run)
         rows.append({"run": name, "j": j, "step": j["step"], "name": condition(j, cfg),
                      "scratch": not cfg.get("train.init_from"),
                      "ppl": {b: c["ppl_compressed" if compressed else "ppl_full"]
@@ -150,7 +159,6 @@ def main():
                      "vectors": {b: c.get("softprompt_vectors", b) for b, c in by.items()},
                      "other": {b: c.get("ppl_other_context") for b, c in by.items()},
                      "training": training(run)})
-        copy_run(run, ev, a.out / "runs" / name)
     rows.sort(key=order_key)
     budgets = sorted(set.intersection(*(set(r["ppl"]) for r in rows)))
     if not budgets:

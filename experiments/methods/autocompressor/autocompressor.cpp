@@ -11,6 +11,8 @@
 // summary. The last_segment task scores held-out documents (data.valid): the NLL of a
 // target segment after the context compressed, in full, and without it; the facts task
 // (facts_task.h, data.facts) the answers to questions about facts stated segments back.
+// The icl task scores classification sets (data.icl): accuracy with k demonstrations
+// compressed, in plain text, and without them (icl.h).
 // The step is a pass graph (segments reading earlier segments' summary rows), so it
 // trains at one rank and on every grid: tensor, data and pipeline parallelism, where
 // the documents of a step's micro-batches fill the stages while σ travels.
@@ -23,16 +25,19 @@
 #include "core/atomic_file.h"
 #include "core/checkpoint.h"
 #include "core/error.h"
+#include "datasets/icl.h"
 #include "datasets/token_dataset.h"
 #include "datasets/tokenizer.h"
 #include "experiments/methods/autocompressor/bench.h"
 #include "experiments/methods/autocompressor/facts_task.h"
+#include "experiments/methods/autocompressor/icl.h"
 #include "experiments/methods/autocompressor/last_segment.h"
 #include "experiments/methods/autocompressor/report.h"
 #include "experiments/methods/autocompressor/summary_passes.h"
 #include "experiments/methods/autocompressor/training.h"
 #include "experiments/methods/method.h"
 #include "experiments/model_dir.h"
+#include "experiments/result_record.h"
 #include "experiments/run_dir.h"
 
 namespace condense::autocompressor {
@@ -53,7 +58,29 @@ struct Options {
   float lora_alpha = 16;
   std::string eval_contexts = "128,256,512";
   int64_t eval_target = 128, eval_segment = 128, eval_windows = 32, eval_batch = 8;
+  // "DEMOS.h5,QUERIES.h5[,K]" per classification set, ';' between sets (one string, as
+  // a run's resolved config writes it)
+  std::string icl;
+  int64_t icl_demos = 8, icl_queries = 500, icl_seed = 1;
 };
+
+// One classification set of the icl task: its demonstration pool and its queries.
+struct IclSet {
+  data::IclExamples pool, tests;
+  int64_t demos = 0;  // k
+};
+
+// The pieces of `text` between the `sep`s.
+std::vector<std::string> split(const std::string& text, char sep) {
+  std::vector<std::string> out(1);
+  for (char c : text) {
+    if (c == sep)
+      out.emplace_back();
+    else
+      out.back().push_back(c);
+  }
+  return out;
+}
 
 std::shared_ptr<data::TokenDataset> open_documents(const std::string& path,
                                                    const data::Tokenizer& tok) {
@@ -88,6 +115,10 @@ class AutoCompressor : public methods::Method {
         "data.tokenizer", po::value(&o_.tokenizer)->required(), "SentencePiece .model")(
         "data.valid", po::value(&o_.valid)->default_value(""),
         "held-out documents .h5 the last_segment task scores")(
+        "data.icl", po::value(&o_.icl)->default_value(""),
+        "the icl task's classification sets (condense data icl), DEMOS.h5,QUERIES.h5[,K] "
+        "each, ';' between sets: K demonstrations (default: icl_demos) drawn from the first, "
+        "the second's examples answered")(
         opt("mode").c_str(), po::value(&o_.mode)->default_value(o_.mode),
         "compress (summary vectors) | full_attention (the reference: one plain segment)")(
         opt("kappa").c_str(), po::value(&o_.kappa)->default_value(o_.kappa),
@@ -117,7 +148,14 @@ class AutoCompressor : public methods::Method {
         opt("eval_windows").c_str(), po::value(&o_.eval_windows)->default_value(o_.eval_windows),
         "last_segment: windows scored (the first of data.valid)")(
         opt("eval_batch").c_str(), po::value(&o_.eval_batch)->default_value(o_.eval_batch),
-        "last_segment: windows scored together");
+        "last_segment: windows scored together")(
+        opt("icl_demos").c_str(), po::value(&o_.icl_demos)->default_value(o_.icl_demos),
+        "icl: demonstrations (k) of a set that names none, compressed in segments of at most "
+        "eval_segment tokens")(opt("icl_queries").c_str(),
+                               po::value(&o_.icl_queries)->default_value(o_.icl_queries),
+                               "icl: queries scored per set (a seeded draw; 0: all)")(
+        opt("icl_seed").c_str(), po::value(&o_.icl_seed)->default_value(o_.icl_seed),
+        "icl: seed of the demonstration and query draws");
     facts_.add_options(desc);
   }
 
@@ -157,6 +195,7 @@ class AutoCompressor : public methods::Method {
            "eval_batch at least 1");
     tok_ = std::make_unique<data::Tokenizer>(data::Tokenizer::load(o_.tokenizer));
     facts_.open(*tok_, eval_.batch, o_.accumulate);
+    open_icl();
     if (training) {
       train_set_ = open_documents(o_.train, *tok_);
       train_windows_ = windows_of(*train_set_, t_.seq_len + 1, n,
@@ -246,16 +285,19 @@ class AutoCompressor : public methods::Method {
     std::vector<std::string> t;
     if (!o_.valid.empty()) t.push_back("last_segment");
     if (facts_.enabled()) t.push_back("facts");
+    if (!o_.icl.empty()) t.push_back("icl");
     return t;
   }
 
   bool evaluated(const std::string& run_dir, int64_t step) const override {
     return (o_.valid.empty() || fs::exists(summary_path(run_dir, step))) &&
-           facts_.evaluated(run_dir, step);
+           facts_.evaluated(run_dir, step) &&
+           (o_.icl.empty() || fs::exists(icl_summary_path(run_dir, step)));
   }
 
   std::string evaluate(const std::string& task, const Llama& model, int64_t step,
                        const std::string& run_dir, const exp::RunDir* metrics) override {
+    if (task == "icl") return evaluate_icl(model, step, run_dir, metrics);
     const Tensor table = rule_.summarize ? model.param(kTableName).var.value() : Tensor();
     if (task == "facts")
       return facts_.evaluate(model, table, step, run_dir, metrics,
@@ -293,6 +335,56 @@ class AutoCompressor : public methods::Method {
   }
 
  private:
+  // The data.icl sets, read (and their templates checked) before anything is scored.
+  void open_icl() {
+    const std::string n = name_;
+    if (o_.icl_demos < 1) fail(n, ": --", n, ".icl_demos must be at least 1, got ", o_.icl_demos);
+    if (o_.icl_queries < 0)
+      fail(n, ": --", n, ".icl_queries must be 0 (all) or more, got ", o_.icl_queries);
+    icl_sets_.clear();
+    if (o_.icl.empty()) return;
+    for (const std::string& arg : split(o_.icl, ';')) {
+      const std::vector<std::string> parts = split(arg, ',');
+      if (parts.size() < 2 || parts.size() > 3 || parts[0].empty() || parts[1].empty())
+        fail(n, ": --data.icl expects DEMOS.h5,QUERIES.h5[,K], got '", arg, "'");
+      auto read = [&](const std::string& path) {
+        return data::read_icl_dataset(data::TokenDataset::open(path, *tok_));
+      };
+      const int64_t k =
+          parts.size() == 3 ? cli::parse_int_list("data.icl", parts[2], 1).at(0) : o_.icl_demos;
+      IclSet set{read(parts[0]), read(parts[1]), k};
+      if (set.pool.task != set.tests.task)
+        fail(n, ": --data.icl '", arg, "' pairs demonstrations of ", set.pool.task,
+             " with queries of ", set.tests.task);
+      icl_prompt(set.tests.task);
+      icl_sets_.push_back(std::move(set));
+    }
+  }
+
+  std::string evaluate_icl(const Llama& model, int64_t step, const std::string& run_dir,
+                           const exp::RunDir* metrics) {
+    if (icl_sets_.empty()) fail(name_, ": the icl task needs --data.icl");
+    IclOptions o;
+    o.queries = o_.icl_queries;
+    o.segment = o_.eval_segment;
+    o.seed = static_cast<uint64_t>(o_.icl_seed);
+    o.accumulate = o_.accumulate;
+    const Tensor table = rule_.summarize ? model.param(kTableName).var.value() : Tensor();
+    std::vector<IclTaskScore> scores;
+    for (const IclSet& set : icl_sets_) {
+      o.demos = set.demos;
+      scores.push_back(score_icl_task(model, table, *tok_, set.pool, set.tests, o));
+    }
+    const IclReport r =
+        report_icl(scores, o, {name_, o_.mode, rule_.summarize ? o_.kappa : 0, o_.accumulate, step},
+                   model.config());
+    fs::create_directories(run_dir + "/eval");
+    write_file_atomically(icl_summary_path(run_dir, step), r.summary.dump(2) + "\n");
+    for (const exp::ResultRecord& rec : r.records) exp::append_result(run_dir, rec);
+    if (metrics) metrics->log(r.metrics);
+    return r.line;
+  }
+
   // The longest segment `model` allows: the positions left after its soft prompt and
   // <Sum> rows. Throws when the training windows cannot be cut within it.
   void limit_segments(const LlamaConfig& model) {
@@ -353,6 +445,7 @@ class AutoCompressor : public methods::Method {
   std::unique_ptr<data::Tokenizer> tok_;
   std::shared_ptr<data::TokenDataset> train_set_, valid_set_;
   std::unique_ptr<data::DocumentWindows> train_windows_, valid_windows_;
+  std::vector<IclSet> icl_sets_;
   Tensor init_table_, table_init_;
   FactsTask facts_{name_};
 };

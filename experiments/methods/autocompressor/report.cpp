@@ -88,7 +88,6 @@ LastSegmentReport report_last_segment(const LastSegmentScore& s, const LastSegme
 void append_last_segment_results(const LastSegmentScore& s, const std::string& run_dir,
                                  int64_t step, bool compressed, const LlamaConfig& model) {
   const double kv_bytes = static_cast<double>(eval::kv_bytes_per_token(model));
-  const double sigma_bytes = static_cast<double>(model.dim) * sizeof(float);
   for (const ContextScore& c : s.contexts) {
     exp::ResultRecord r = exp::record_at(run_dir, step);
     r.task = "last_segment_" + std::to_string(c.context);
@@ -107,9 +106,84 @@ void append_last_segment_results(const LastSegmentScore& s, const std::string& r
     add("none", s.nll_none, 0, 0);
     add("full", c.nll_full, static_cast<double>(c.context), kv_bytes);
     if (!compressed) continue;
-    add("compressed", c.nll_compressed, sigma, sigma_bytes);
-    if (s.other_predictions > 0) add("control", c.nll_other, sigma, sigma_bytes);
+    // The target reads σ as it reads any earlier token: its keys and values at every layer.
+    add("compressed", c.nll_compressed, sigma, kv_bytes);
+    if (s.other_predictions > 0) add("control", c.nll_other, sigma, kv_bytes);
   }
+}
+
+std::string icl_summary_path(const std::string& run_dir, int64_t step) {
+  return run_dir + "/eval/icl-" + std::to_string(step) + ".json";
+}
+
+IclReport report_icl(const std::vector<IclTaskScore>& tasks, const IclOptions& o,
+                     const EvaluatedRun& run, const LlamaConfig& model) {
+  IclReport r;
+  r.metrics = {{"step", run.step}};
+  r.line = "icl:";
+  const double kv_bytes = static_cast<double>(eval::kv_bytes_per_token(model));
+  nlohmann::json scored = nlohmann::json::array();
+  char text[160];
+  for (const IclTaskScore& t : tasks) {
+    const auto n = static_cast<double>(t.queries.size());
+    const double majority = static_cast<double>(t.majority) / n;
+    nlohmann::json conditions = nlohmann::json::array();
+    r.line += (r.line == "icl:" ? " " : "; ") + t.task;
+    for (const IclConditionScore& c : t.conditions) {
+      const double context = c.condition == "none" ? 0.0 : static_cast<double>(t.demo_tokens);
+      conditions.push_back({{"condition", c.condition},
+                            {"accuracy", t.accuracy(c)},
+                            {"std_error", t.std_error(c)},
+                            {"accuracy_uncalibrated", t.accuracy_uncalibrated(c)},
+                            {"predicted", c.predicted},
+                            {"calibration_nll", c.calibration},
+                            {"memory_vectors", c.memory_vectors},
+                            {"context_tokens", context},
+                            {"seconds_per_query", c.seconds / n}});
+      r.metrics["icl_" + t.task + "_" + c.condition] = t.accuracy(c);
+      std::snprintf(text, sizeof text, " %s %.3f", c.condition.c_str(), t.accuracy(c));
+      r.line += text;
+      for (const bool calibrated : {true, false}) {
+        exp::ResultRecord rec;
+        rec.task = "icl_" + t.task;
+        rec.condition = c.condition;
+        rec.metric = calibrated ? "accuracy" : "accuracy_uncalibrated";
+        rec.value = calibrated ? t.accuracy(c) : t.accuracy_uncalibrated(c);
+        const double p = rec.value;
+        rec.std_error = std::sqrt(p * (1 - p) / n);
+        rec.n = static_cast<int64_t>(t.queries.size());
+        rec.step = run.step;
+        rec.memory_vectors = static_cast<double>(c.memory_vectors);
+        rec.memory_bytes = rec.memory_vectors * kv_bytes;
+        rec.context_tokens = context;
+        rec.seconds_per_query = c.seconds / n;
+        r.records.push_back(rec);
+      }
+    }
+    std::snprintf(text, sizeof text, " (majority %.3f, n %zu)", majority, t.queries.size());
+    r.line += text;
+    scored.push_back({{"task", t.task},
+                      {"k", t.demos.size()},
+                      {"options", t.options},
+                      {"gold", t.gold},
+                      {"demonstrations", t.demos},
+                      {"segment_tokens", t.segment_tokens},
+                      {"demo_tokens", t.demo_tokens},
+                      {"queries", t.queries.size()},
+                      {"skipped", t.skipped},
+                      {"majority", majority},
+                      {"conditions", conditions}});
+  }
+  r.summary = {{"step", run.step},
+               {"method", run.method},
+               {"mode", run.mode},
+               {"kappa", run.kappa},
+               {"accumulate", run.accumulate},
+               {"queries_asked", o.queries},
+               {"segment", o.segment},
+               {"seed", o.seed},
+               {"tasks", scored}};
+  return r;
 }
 
 std::string last_segment_tables(const std::string& sweep_dir,

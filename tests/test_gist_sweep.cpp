@@ -57,10 +57,9 @@ TEST(GistSweep, SmokeSweepRunsResumesAndSkips) {
   EXPECT_EQ(resumed, logged_by_step(dir.file("whole"), "loss"));
 
   const eval::CsvTable table = eval::read_csv(sweep_dir + "/rouge.csv");
-  EXPECT_EQ(table.header,
-            (std::vector<std::string>{"condition", "num_gist_tokens", "steps", "seen", "unseen",
-                                      "human", "seed", "exact_match_seen", "exact_match_unseen",
-                                      "exact_match_human"}));
+  EXPECT_EQ(table.header, (std::vector<std::string>{"condition", "num_gist_tokens", "steps", "seen",
+                                                    "unseen", "human", "seed", "exact_match_seen",
+                                                    "exact_match_unseen", "exact_match_human"}));
   std::vector<std::string> rows;
   for (const auto& r : table.rows) rows.push_back(r[0] + "-" + r[1]);
   EXPECT_EQ(rows, (std::vector<std::string>{"pos_control-1", "gist-1", "gist-2", "gist-5",

@@ -174,7 +174,8 @@ std::string results_markdown(const std::vector<ResultRow>& rows) {
   };
   std::vector<Column> columns;
   if (with_em)
-    for (const std::string& s : kEvalSplits) columns.push_back({&ResultRow::exact_match, s, "EM " + s});
+    for (const std::string& s : kEvalSplits)
+      columns.push_back({&ResultRow::exact_match, s, "EM " + s});
   for (const std::string& s : kEvalSplits)
     columns.push_back({&ResultRow::rougeL, s, with_em ? "ROUGE-L " + s : s});
   const auto by_condition = groups(rows);

@@ -59,14 +59,15 @@ TEST(GistSweep, SmokeSweepRunsResumesAndSkips) {
 
   const eval::CsvTable table = eval::read_csv(sweep_dir + "/rouge.csv");
   EXPECT_EQ(table.header, (std::vector<std::string>{"condition", "num_gist_tokens", "steps", "seen",
-                                                    "unseen", "human"}));
+                                                    "unseen", "human", "seed", "exact_match_seen",
+                                                    "exact_match_unseen", "exact_match_human"}));
   std::vector<std::string> rows;
   for (const auto& r : table.rows) rows.push_back(r[0] + "-" + r[1]);
   EXPECT_EQ(rows, (std::vector<std::string>{"pos_control-1", "gist-1", "gist-2", "gist-5",
                                             "gist-10", "neg_control-1"}));
   EXPECT_TRUE(fs::exists(sweep_dir + "/rouge.md"));
   EXPECT_NE(slurp(sweep_dir + "/rouge.svg").find("<svg"), std::string::npos);
-  EXPECT_NE(sweep.out.find("| gist | 10 | 100 |"), std::string::npos) << sweep.out;
+  EXPECT_NE(sweep.out.find("| gist | 10 | 1 | 100 |"), std::string::npos) << sweep.out;
   for (const char* split : {"seen", "unseen", "human"}) {
     const eval::CsvTable out = eval::read_csv(sweep_dir + "/gist-5/eval/outputs-100-validation_" +
                                               std::string(split) + ".csv");

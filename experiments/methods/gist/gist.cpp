@@ -77,7 +77,7 @@ class Gist : public instruct::InstructMethod {
            "gist.condition=pos_control,neg_control gist.num_tokens=1";
   }
 
-  // Gisting's rouge.csv: condition × k, ROUGE-L on seen / unseen / human, and a plot.
+  // Gisting's rouge.csv (condition × k × seed; ROUGE-L, exact match), tables, a plot.
   std::string sweep_table(const std::string& sweep_dir,
                           const std::vector<std::string>& run_dirs) const override {
     std::vector<ResultRow> rows;
@@ -91,8 +91,9 @@ class Gist : public instruct::InstructMethod {
     write_results_csv(out + "rouge.csv", rows);
     const std::string md = results_markdown(rows);
     write_file_atomically(out + "rouge.md",
-                          "ROUGE-L (x100) on the validation splits, greedy decoding (gist runs "
-                          "with gist caching); unseen loss: mean completion cross-entropy on "
+                          "Exact match (EM) and ROUGE-L (x100) on the validation splits, mean "
+                          "over seeds ± standard error, greedy decoding (gist runs with gist "
+                          "caching); unseen loss: mean completion cross-entropy on "
                           "validation_unseen.\n\n" +
                               md);
     write_results_svg(out + "rouge.svg", rows, "ROUGE-L vs gist tokens (" + sweep_dir + ")");

@@ -2,7 +2,7 @@
 // Instruction records as one-context dialogues (datasets/instruct_dialogue.h), the
 // dialogue format CCM reads: CCM is then trained and scored on the gist task's data.
 // --split names the instruction split (train, validation_seen, ...): CCM's result records
-// on it count for the task instruct_<split>, as gist's do.
+// on validation_S count for the task instruct_S, as gist's on that split do.
 #include <nlohmann/json.hpp>
 
 #include "datasets/instruct_dialogue.h"
@@ -27,7 +27,9 @@ int data_instruct_dialogue(const cli::Args& args) {
   // Turns join as the instruction methods' prompt lines do; a report puts CCM's scores
   // on this split beside gist's (experiments/tasks/instruct_method.cpp names them so).
   contents.attrs["separator"] = nlohmann::json("\n").dump();
-  contents.attrs["result_task"] = "instruct_" + c.split;
+  const std::string prefix = "validation_";  // the split names instruct_<split> tasks use
+  contents.attrs["result_task"] =
+      "instruct_" + (c.split.rfind(prefix, 0) == 0 ? c.split.substr(prefix.size()) : c.split);
   data_cli::save(c, contents);
   return 0;
 }

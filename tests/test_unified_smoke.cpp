@@ -50,7 +50,7 @@ TEST(UnifiedSmoke, SweepOverMethodsFromOneBaseAndReport) {
   const CommandResult report = ok({"report", dir.file("u"), "--out", dir.file("report")});
   ASSERT_FALSE(::testing::Test::HasFailure());
 
-  const eval::CsvTable t = eval::read_csv(dir.file("report") + "/instruct_validation_seen.csv");
+  const eval::CsvTable t = eval::read_csv(dir.file("report") + "/instruct_seen.csv");
   std::map<std::string, std::string> method_of;  // run -> method, for its exact-match row
   const auto col = [&](const std::string& name) {
     return std::find(t.header.begin(), t.header.end(), name) - t.header.begin();
@@ -63,8 +63,8 @@ TEST(UnifiedSmoke, SweepOverMethodsFromOneBaseAndReport) {
                                                            {"ccm-concat_recur-1", "ccm"},
                                                            {"ccm-no-1", "ccm"},
                                                            {"ccm-neg_control-1", "ccm"}}));
-  EXPECT_NE(report.out.find("instruct_validation_seen"), std::string::npos) << report.out;
-  EXPECT_NE(slurp(dir.file("report") + "/instruct_validation_seen.svg").find("<svg"),
+  EXPECT_NE(report.out.find("instruct_seen"), std::string::npos) << report.out;
+  EXPECT_NE(slurp(dir.file("report") + "/instruct_seen.svg").find("<svg"),
             std::string::npos);
 
   const CommandResult again = ok(sweep);

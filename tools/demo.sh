@@ -51,6 +51,6 @@ $c report "$d/compare" --out "$d/report" >/dev/null
 echo "gist and CCM on the seen instructions (smoke scale: 1 M parameters, 250 steps a run;"
 echo "exact_match: answers right to the token; memory: KV entries per layer kept of the"
 echo "instruction; neg_control: the instruction is never seen):"
-cat "$d/report/instruct_validation_seen.md"
+cat "$d/report/instruct_seen.md"
 echo "== done: base run $d/run; comparison runs $d/compare; tables and plots $d/report"
-echo "   (plot: $d/report/instruct_validation_seen.svg)"
+echo "   (plot: $d/report/instruct_seen.svg)"

@@ -21,6 +21,7 @@
 #include <iostream>
 #include <iterator>
 #include <map>
+#include <set>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -95,6 +96,23 @@ bool varies_method(const std::string& grid) {
   return false;
 }
 
+// Method `name` with the options a run of it gets: the command line without --config,
+// and `config_text` (the config as the method sees it) for the rest.
+std::unique_ptr<methods::Method> parsed_method(const std::string& name, const cli::Args& args,
+                                               const std::string& config_text) {
+  std::unique_ptr<methods::Method> m = methods::make(name);
+  cli::po::options_description desc;
+  m->add_options(desc);
+  cli::Args rest;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--config") ++i;
+    else if (args[i].rfind("--config=", 0) != 0) rest.push_back(args[i]);
+  }
+  cli::po::variables_map vm;
+  cli::parse("sweep (method " + name + ")", desc, rest, vm, true, config_text);
+  return m;
+}
+
 std::string read_text(const std::string& path) {
   std::ifstream in(path);
   if (!in) fail("sweep: config file ", path, ": cannot open");
@@ -125,14 +143,14 @@ int sweep(const cli::Args& args) {
   const std::vector<exp::GridPoint> points =
       exp::parse_grid(o.grid.empty() ? method->default_grid() : o.grid, own);
   // A grid varies what a run takes: its method, the method's own options and the
-  // training ones. Each point's method object answers whether its run is finished.
-  std::map<std::string, std::unique_ptr<methods::Method>> point_methods;
+  // training ones.
+  std::set<std::string> grid_methods;
   for (const exp::GridPoint& p : points) {
     const std::string name = point_method(p, own);
     if (name.empty())
       fail("sweep: grid point ", p.name, " names no method; in a grid over methods every ",
            "block has a method= factor");
-    if (!point_methods.count(name)) point_methods[name] = methods::make(name);
+    grid_methods.insert(name);
     for (const auto& [option, value] : p.options)
       if (!is_run_option(name, option))
         fail("sweep: --sweep.grid option ", option, " is not an option of --method ", name,
@@ -164,6 +182,17 @@ int sweep(const cli::Args& args) {
   const std::string config_path =
       over_methods && vm.count("config") ? vm["config"].as<std::string>() : "";
   const std::string config_text = config_path.empty() ? "" : read_text(config_path);
+  // Each point's method, with the options its runs get, answers whether a run is finished
+  // and writes the table: the sweep's own method, or one per method of the grid.
+  std::map<std::string, std::unique_ptr<methods::Method>> point_methods;
+  for (const std::string& name : grid_methods)
+    point_methods[name] =
+        method ? std::move(method)
+               : parsed_method(name, args,
+                               config_text.empty()
+                                   ? ""
+                                   : exp::config_for_method(config_text, config_path, name,
+                                                            methods::names()));
 
   std::map<std::string, std::vector<std::string>> run_dirs;  // per method, in grid order
   for (size_t i = 0; i < points.size(); ++i) {

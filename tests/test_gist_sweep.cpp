@@ -16,18 +16,22 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// The smoke config with its data in `data_dir`, built from the shipped Alpaca+ samples.
+std::vector<std::string> smoke_data_args(const std::string& data_dir) {
+  return {"--config",
+          source_path("experiments/configs/gist/smoke.cfg"),
+          "--data.dir",
+          data_dir,
+          "--prepare.train_json",
+          source_path("tests/data/datasets/alpaca_plus/partial/alpaca_part_of_train_APPROX.json"),
+          "--prepare.valid_dir",
+          source_path("tests/data/datasets/alpaca_plus")};
+}
+
 TEST(GistSweep, SmokeSweepRunsResumesAndSkips) {
   TempDir dir;
   const std::string sweep_dir = dir.file("sweep"), data_dir = dir.file("data");
-  const std::vector<std::string> common = {
-      "--config",
-      source_path("experiments/configs/gist/smoke.cfg"),
-      "--data.dir",
-      data_dir,
-      "--prepare.train_json",
-      source_path("tests/data/datasets/alpaca_plus/partial/alpaca_part_of_train_APPROX.json"),
-      "--prepare.valid_dir",
-      source_path("tests/data/datasets/alpaca_plus")};
+  const std::vector<std::string> common = smoke_data_args(data_dir);
   auto with = [&](std::vector<std::string> head, const std::vector<std::string>& tail) {
     head.insert(head.end(), common.begin(), common.end());
     head.insert(head.end(), tail.begin(), tail.end());
@@ -141,34 +145,18 @@ TEST(GistSweep, FineTunesAnImportedCheckpoint) {
 TEST(GistSweep, GridVariesTheMethod) {
   TempDir dir;
   const std::string sweep_dir = dir.file("sweep"), data_dir = dir.file("data");
-  const std::vector<std::string> common = {
-      "sweep",
-      "--config",
-      source_path("experiments/configs/gist/smoke.cfg"),
-      "--data.dir",
-      data_dir,
-      "--prepare.train_json",
-      source_path("tests/data/datasets/alpaca_plus/partial/alpaca_part_of_train_APPROX.json"),
-      "--prepare.valid_dir",
-      source_path("tests/data/datasets/alpaca_plus"),
-      "--sweep.dir",
-      sweep_dir,
-      "--train.steps",
-      "10",
-      "--eval.max_examples",
-      "2",
-      "--eval.max_new_tokens",
-      "4"};
+  const std::vector<std::string> data = smoke_data_args(data_dir);
   auto with_grid = [&](const std::string& grid) {
-    std::vector<std::string> a = common;
-    a.insert(a.end(), {"--sweep.grid", grid});
+    std::vector<std::string> a = {"sweep"};
+    a.insert(a.end(), data.begin(), data.end());
+    a.insert(a.end(), {"--sweep.dir", sweep_dir, "--train.steps", "10", "--eval.max_examples",
+                       "2", "--eval.max_new_tokens", "4", "--sweep.grid", grid});
     return a;
   };
   // A grid over methods builds no data: each method's must exist.
-  auto prep = run_condense({"data", "instruct", "--data.dir", data_dir, "--prepare.train_json",
-                            common[6], "--prepare.valid_dir", common[8], "--prepare.vocab_size",
-                            "400"},
-                           dir.path());
+  std::vector<std::string> prep_args = {"data", "instruct"};
+  prep_args.insert(prep_args.end(), data.begin(), data.end());
+  auto prep = run_condense(prep_args, dir.path());
   ASSERT_EQ(prep.exit_code, 0) << prep.err;
   auto foreign = run_condense(with_grid("method=full gist.num_tokens=1"), dir.path());
   expect_one_line_error(foreign, "gist.num_tokens is not an option of --method full");

@@ -123,6 +123,22 @@ inline SampleTrainingData make_sample_training_data(const TempDir& dir) {
   return d;
 }
 
+// The same plus a held-out book (A Tale of Two Cities) as a long-document dataset in
+// dir/valid.h5: what the long-context methods (AutoCompressor, RMT, FoT) are scored on.
+struct SampleBookData : SampleTrainingData {
+  std::string valid;
+};
+inline SampleBookData make_sample_book_data(const TempDir& dir) {
+  SampleBookData d{make_sample_training_data(dir), dir.file("valid.h5")};
+  const CommandResult book = run_condense(
+      {"data", "books", "--format", "gutenberg", "--input",
+       source_path("tests/data/datasets/books/gutenberg/pg98_a_tale_of_two_cities.txt"),
+       "--tokenizer", d.tokenizer, "--out", d.valid},
+      dir.path());
+  EXPECT_EQ(book.exit_code, 0) << book.err;
+  return d;
+}
+
 // `condense train` words for a 2-layer d32 model, batch 4 x 32, logging every step;
 // callers add steps, learning rate and the rest.
 inline std::vector<std::string> small_train_args(const SampleTrainingData& d,

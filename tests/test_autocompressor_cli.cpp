@@ -26,21 +26,11 @@ class AutoCompressorCli : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new TempDir;
-    auto r = import_stories260k(model(), dir_->path());
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-    r = run_condense({"data", "text", "--input", source_path("tests/data/train_sample.txt"),
-                      "--tokenizer", tokenizer(), "--out", train()},
-                     dir_->path());
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-    r = run_condense(
-        {"data", "books", "--format", "gutenberg", "--input",
-         source_path("tests/data/datasets/books/gutenberg/pg98_a_tale_of_two_cities.txt"),
-         "--tokenizer", tokenizer(), "--out", valid()},
-        dir_->path());
-    ASSERT_EQ(r.exit_code, 0) << r.err;
+    make_sample_book_data(*dir_);
+    ASSERT_FALSE(HasFailure());
   }
   static void TearDownTestSuite() { delete dir_; }
-  static std::string model() { return dir_->file("model"); }
+  static std::string model() { return dir_->file("stories"); }
   static std::string tokenizer() { return model() + "/tokenizer.model"; }
   static std::string train() { return dir_->file("train.h5"); }
   static std::string valid() { return dir_->file("valid.h5"); }

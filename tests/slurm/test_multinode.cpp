@@ -11,7 +11,6 @@
 //   loads.
 // Needs root, network namespaces and slurm-wlm + munge; skipped with the reason otherwise.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -19,6 +18,7 @@
 #include <thread>
 
 #include "tests/cli_test_util.h"
+#include "tests/slurm/slurm_test_util.h"
 
 namespace condense::testing {
 namespace {
@@ -28,18 +28,11 @@ using Clock = std::chrono::steady_clock;
 
 constexpr double kTolerance = 1e-5;
 
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
 class MultiNode : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    if (geteuid() != 0 || std::system("command -v slurmctld >/dev/null 2>&1") != 0) {
-      skip_ = "needs root and slurm-wlm";
-      return;
-    }
+    skip_ = slurm_unavailable();
+    if (!skip_.empty()) return;
     dir_ = new TempDir;
     const auto r = cluster("start");
     // Without network namespaces (a container without CAP_SYS_ADMIN) `start` says so

@@ -10,13 +10,13 @@
 //   srun-launched MPI ranks with the losses of the array task's single rank (1e-5).
 // Needs root and slurm-wlm + munge (tools/install-deps.sh); skipped otherwise.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <thread>
 
 #include "tests/cli_test_util.h"
+#include "tests/slurm/slurm_test_util.h"
 
 namespace condense::testing {
 namespace {
@@ -25,18 +25,11 @@ namespace fs = std::filesystem;
 
 constexpr double kTolerance = 1e-5;
 
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
 class SlurmJobs : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    if (geteuid() != 0 || std::system("command -v slurmctld >/dev/null 2>&1") != 0) {
-      skip_ = "needs root and slurm-wlm";
-      return;
-    }
+    skip_ = slurm_unavailable();
+    if (!skip_.empty()) return;
     dir_ = new TempDir;
     const std::string script = shell_quote(source_path("slurm/local-cluster.sh"));
     started_ = run_shell("bash " + script + " status", dir_->path()).exit_code != 0;

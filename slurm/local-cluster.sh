@@ -71,17 +71,10 @@ start_munge() {
   munge -n </dev/null | unmunge >/dev/null || die "munged does not answer"
 }
 
-write_conf() {
-  local node
-  # This machine as slurmd sees it (CPUs, sockets, cores, threads, memory): a node
-  # described otherwise is refused or under-used.
-  node=$(slurmd -C | head -n 1)
-  [[ $node == NodeName=* ]] || die "slurmd -C did not describe this node: $node"
-  mkdir -p "$dir/state" "$dir/spool"
-  cat >"$conf" <<CONF
-# Written by slurm/local-cluster.sh: one node, this machine.
-ClusterName=condense
-SlurmctldHost=$(hostname -s)(127.0.0.1)
+# What both layouts (one node, namespace nodes) put in slurm.conf: root daemons, munge,
+# PMIx, no cgroups or accounting, cores as the consumable.
+conf_common() {
+  cat <<CONF
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -93,17 +86,34 @@ SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 ReturnToService=2
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+CONF
+}
+
+write_conf() {
+  local node
+  # This machine as slurmd sees it (CPUs, sockets, cores, threads, memory): a node
+  # described otherwise is refused or under-used.
+  node=$(slurmd -C | head -n 1)
+  [[ $node == NodeName=* ]] || die "slurmd -C did not describe this node: $node"
+  mkdir -p "$dir/state" "$dir/spool"
+  {
+    cat <<CONF
+# Written by slurm/local-cluster.sh: one node, this machine.
+ClusterName=condense
+SlurmctldHost=$(hostname -s)(127.0.0.1)
 StateSaveLocation=$dir/state
 SlurmdSpoolDir=$dir/spool
 SlurmctldPidFile=$dir/slurmctld.pid
 SlurmdPidFile=$dir/slurmd.pid
 SlurmctldLogFile=$dir/slurmctld.log
 SlurmdLogFile=$dir/slurmd.log
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
-$node NodeAddr=127.0.0.1 State=UNKNOWN
-PartitionName=local Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
 CONF
+    conf_common
+    echo "$node NodeAddr=127.0.0.1 State=UNKNOWN"
+    echo "PartitionName=local Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO"
+  } >"$conf"
 }
 
 answers() {

@@ -94,17 +94,6 @@ nodes_write_conf() {
 # Written by slurm/local-cluster.sh --nodes $n: namespace nodes on $net.0/24.
 ClusterName=condense-nodes
 SlurmctldHost=ctl($net.10)
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-CredType=cred/munge
-MpiDefault=pmix
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-SchedulerType=sched/backfill
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-ReturnToService=2
 # A node that stops answering is marked down within ~10 s, and its jobs end rather
 # than wait in the queue for it (resubmit a training run with --resume).
 SlurmdTimeout=5
@@ -120,9 +109,8 @@ SlurmctldPidFile=$dir/slurmctld.pid
 SlurmdPidFile=$dir/%n.slurmd.pid
 SlurmctldLogFile=$dir/slurmctld.log
 SlurmdLogFile=$dir/%n.slurmd.log
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
 CONF
+    conf_common
     for ((i = 1; i <= n; i++)); do
       echo "NodeName=node$i NodeAddr=$(node_addr "$i") $hw State=UNKNOWN"
     done

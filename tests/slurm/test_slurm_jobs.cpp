@@ -95,6 +95,21 @@ class SlurmJobs : public ::testing::Test {
     }
     return jobs;
   }
+  // Submits the sweep twice: the first submission trains each point in its own array
+  // task, the second finds every point finished and skips it.
+  static void submit_twice(const std::string& options, const std::vector<std::string>& points) {
+    for (int round = 0; round < 2; ++round) {
+      const std::vector<std::string> jobs = run_sweep(options);
+      ASSERT_EQ(jobs.size(), 3u);
+      for (size_t i = 0; i < points.size(); ++i) {
+        const std::string log = point_log(jobs, i);
+        EXPECT_NE(log.find(points[i] + (round == 0 ? ": starting" : ": finished, skipped")),
+                  std::string::npos)
+            << log;
+      }
+    }
+  }
+
   // The log of task i of the sweep's array job (`jobs` from run_sweep).
   static std::string point_log(const std::vector<std::string>& jobs, size_t i) {
     return slurp(dir_->file("slurm-" + jobs[1] + "_" + std::to_string(i) + ".out"));
@@ -137,17 +152,8 @@ TEST_F(SlurmJobs, CcmGridRunsAsAnArrayAndAResubmissionSkipsFinishedRuns) {
       " --sweep.grid 'ccm.attn=concat_recur,merge_recur ccm.n_tok=1 ccm.sink=false,true'";
   const std::vector<std::string> points = {"concat_recur-1-false", "concat_recur-1-true",
                                            "merge_recur-1-false", "merge_recur-1-true"};
-  for (int round = 0; round < 2; ++round) {
-    const std::vector<std::string> jobs = run_sweep(options);
-    ASSERT_EQ(jobs.size(), 3u);
-    for (size_t i = 0; i < points.size(); ++i) {
-      const std::string log = point_log(jobs, i);
-      // The first submission trains each point in its own task; the second skips it.
-      EXPECT_NE(log.find(points[i] + (round == 0 ? ": starting" : ": finished, skipped")),
-                std::string::npos)
-          << log;
-    }
-  }
+  submit_twice(options, points);
+  if (HasFatalFailure()) return;
   const std::string csv = slurp(dir_->file("ccm/dialogue.csv"));
   for (const auto& p : points) EXPECT_NE(csv.find("\n" + p + ","), std::string::npos) << csv;
 }
@@ -225,16 +231,8 @@ TEST_F(SlurmJobs, AutoCompressorGridRunsAsAnArrayAndAResubmissionSkipsFinishedRu
       " --sweep.grid 'autocompressor.kappa=2 autocompressor.segments=1,2 "
       "autocompressor.accumulate=true,false'";
   const std::vector<std::string> points = {"2-1-true", "2-1-false", "2-2-true", "2-2-false"};
-  for (int round = 0; round < 2; ++round) {
-    const std::vector<std::string> jobs = run_sweep(options);
-    ASSERT_EQ(jobs.size(), 3u);
-    for (size_t i = 0; i < points.size(); ++i) {
-      const std::string log = point_log(jobs, i);
-      EXPECT_NE(log.find(points[i] + (round == 0 ? ": starting" : ": finished, skipped")),
-                std::string::npos)
-          << log;
-    }
-  }
+  submit_twice(options, points);
+  if (HasFatalFailure()) return;
   // Every point in the table, with the σ its target read at the 128-token budget:
   // κ per compressed segment of 64 accumulated (4), the last segment's κ replaced (2).
   const std::string csv = slurp(dir_->file("ac/last_segment.csv"));

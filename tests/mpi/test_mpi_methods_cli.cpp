@@ -43,34 +43,30 @@ class MpiMethods : public ::testing::Test {
   static std::string valid() { return dir_->file("valid.h5"); }
   static std::string passkey() { return dir_->file("passkey.h5"); }
 
+  // `condense train` with smoke config `config` on `data` (--data.* option, path pairs)
+  // into `run`, from random weights with 4 layers (a pipeline of 2 stages splits them
+  // evenly), logging every step and saving every `save_every`.
+  static std::vector<std::string> train_args(
+      const std::string& config, const std::vector<std::string>& data, const std::string& run,
+      const std::string& save_every) {
+    std::vector<std::string> w = {"train", "--config",
+                                  source_path("experiments/configs/" + config)};
+    w.insert(w.end(), data.begin(), data.end());
+    w.insert(w.end(), {"--data.tokenizer", tokenizer(), "--train.init_from", "",
+                       "--model.n_layers", "4", "--run.dir", run, "--train.log_every", "1",
+                       "--train.save_every", save_every, "--quiet"});
+    return w;
+  }
+
   // The smoke config `config` for 6 steps of 4 windows, a checkpoint every 3, the
   // last_segment task on 4 windows at the end.
   static std::vector<std::string> smoke(const std::string& config, const std::string& run,
                                         const std::vector<std::string>& more = {}) {
-    std::vector<std::string> w = {"train",
-                                  "--config",
-                                  source_path("experiments/configs/autocompressor/" + config),
-                                  "--data.train",
-                                  train(),
-                                  "--data.valid",
-                                  valid(),
-                                  "--data.tokenizer",
-                                  tokenizer(),
-                                  "--train.init_from",
-                                  "",
-                                  "--model.n_layers",
-                                  "4",
-                                  "--run.dir",
-                                  run,
-                                  "--train.steps",
-                                  "6",
-                                  "--train.log_every",
-                                  "1",
-                                  "--train.save_every",
-                                  "3",
-                                  "--quiet"};
+    std::vector<std::string> w = train_args("autocompressor/" + config,
+                                            {"--data.train", train(), "--data.valid", valid()},
+                                            run, "3");
     const std::string method = config == "smoke.cfg" ? "autocompressor" : "rmt";
-    w.insert(w.end(), {"--" + method + ".eval_windows", "4"});
+    w.insert(w.end(), {"--train.steps", "6", "--" + method + ".eval_windows", "4"});
     w.insert(w.end(), more.begin(), more.end());
     return w;
   }
@@ -83,24 +79,7 @@ class MpiMethods : public ::testing::Test {
   // FoT's smoke config for 10 steps, logging every step, a checkpoint every 5.
   static std::vector<std::string> fot_smoke(const std::string& run,
                                             const std::vector<std::string>& more = {}) {
-    std::vector<std::string> w = {"train",
-                                  "--config",
-                                  source_path("experiments/configs/fot/smoke.cfg"),
-                                  "--data.train",
-                                  passkey(),
-                                  "--data.tokenizer",
-                                  tokenizer(),
-                                  "--train.init_from",
-                                  "",
-                                  "--model.n_layers",
-                                  "4",
-                                  "--run.dir",
-                                  run,
-                                  "--train.log_every",
-                                  "1",
-                                  "--train.save_every",
-                                  "5",
-                                  "--quiet"};
+    std::vector<std::string> w = train_args("fot/smoke.cfg", {"--data.train", passkey()}, run, "5");
     w.insert(w.end(), more.begin(), more.end());
     return w;
   }
